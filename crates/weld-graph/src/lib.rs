@@ -184,6 +184,8 @@ pub enum Problem {
         needed: String,
         /// Input names that look similar.
         similar: Vec<String>,
+        /// All input names (for the message; the first few are shown).
+        given: Vec<String>,
     },
     /// An import nothing provides.
     Unresolved {
@@ -246,6 +248,7 @@ impl fmt::Display for Problem {
                 library,
                 needed,
                 similar,
+                given,
             } => {
                 write!(
                     f,
@@ -260,6 +263,17 @@ impl fmt::Display for Problem {
                         write!(f, "`{s}`")?;
                     }
                     write!(f, " (give it as `{needed}=FILE`)")?;
+                }
+                const SHOWN: usize = 8;
+                write!(f, "; inputs are named ")?;
+                for (i, g) in given.iter().take(SHOWN).enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "`{g}`")?;
+                }
+                if given.len() > SHOWN {
+                    write!(f, " and {} more", given.len() - SHOWN)?;
                 }
                 Ok(())
             }
@@ -373,6 +387,7 @@ pub fn resolve<'a>(
                     library: lib.name.to_string(),
                     needed: n.to_string(),
                     similar: similar_names(n, libs.iter().map(|l| l.name)),
+                    given: libs.iter().map(|l| l.name.to_string()).collect(),
                 }),
             }
         }
@@ -574,14 +589,14 @@ pub fn resolve<'a>(
             .filter(|&&c| export_of(c).is_some_and(|e| !e.is_weak()))
             .map(|&(l, _)| l)
             .collect();
-        if let [winner, losers @ ..] = strong.as_slice() {
-            if !losers.is_empty() {
-                duplicates.push(Duplicate {
-                    name,
-                    winner: *winner,
-                    losers: losers.to_vec(),
-                });
-            }
+        if let [winner, losers @ ..] = strong.as_slice()
+            && !losers.is_empty()
+        {
+            duplicates.push(Duplicate {
+                name,
+                winner: *winner,
+                losers: losers.to_vec(),
+            });
         }
     }
 
@@ -619,6 +634,12 @@ pub fn resolve<'a>(
         let mut sorted: Vec<_> = edges.iter().map(|(&j, &w)| (j, w)).collect();
         sorted.sort_unstable();
         for (j, w) in sorted {
+            // A library reaching its own data or function addresses through the GOT (as every
+            // `-fPIC` library with default visibility does) is no dependency; calling its own
+            // export through `env` is (it needs a shim).
+            if i == j && w == 0 {
+                continue;
+            }
             let e = graph.update_edge(NodeIndex::new(i), NodeIndex::new(j), 0);
             if let Some(weight) = graph.edge_weight_mut(e) {
                 *weight += w;
@@ -775,15 +796,15 @@ fn check_abi(libs: &[Library<'_>], problems: &mut Vec<Problem>) {
                 what: "a library that defines its own memory (it must import `env.memory`)".into(),
             });
         }
-        if let Some(arch) = lib.target_arch {
-            if arch != "wasm32" {
-                problems.push(Problem::Unsupported {
-                    library: lib.name.to_string(),
-                    what: format!(
-                        "target architecture `{arch}` (dylink.0 TARGET_ARCH; weld links wasm32)"
-                    ),
-                });
-            }
+        if let Some(arch) = lib.target_arch
+            && arch != "wasm32"
+        {
+            problems.push(Problem::Unsupported {
+                library: lib.name.to_string(),
+                what: format!(
+                    "target architecture `{arch}` (dylink.0 TARGET_ARCH; weld links wasm32)"
+                ),
+            });
         }
     }
 }
@@ -941,8 +962,10 @@ fn similar_names<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<
     let mut out: Vec<String> = names
         .filter(|n| *n != wanted)
         .filter(|n| {
+            // Close enough to be a typo or another version: `libpython3.12.so` vs
+            // `libpython3.14.so`, `libc.so` vs `libc.so.6`.
             let d = edit_distance(wanted, n);
-            d <= 3.max(wanted.len() / 4)
+            d <= 2 && d * 4 <= wanted.len()
         })
         .map(str::to_string)
         .collect();

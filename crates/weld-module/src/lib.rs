@@ -470,13 +470,11 @@ impl<'a> Library<'a> {
             match payload {
                 Payload::Version {
                     encoding, range, ..
-                } => {
-                    if encoding != Encoding::Module {
-                        return Err(cx.err(
-                            Some(range.start),
-                            "expected a core WebAssembly module, found a component",
-                        ));
-                    }
+                } if encoding != Encoding::Module => {
+                    return Err(cx.err(
+                        Some(range.start),
+                        "expected a core WebAssembly module, found a component",
+                    ));
                 }
                 Payload::TypeSection(reader) => {
                     for group in reader {

@@ -1,0 +1,151 @@
+//! The `weld` command: link WebAssembly dynamic libraries into a component, or inspect them.
+//!
+//! This binary only parses arguments and prints; the work is done by `weld-component` (linking)
+//! and `weld-module` (inspection).
+
+mod inspect;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+/// Links WebAssembly dynamic libraries (tool-conventions DynamicLinking.md) into one component.
+#[derive(Parser)]
+#[command(name = "weld", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Link dynamic libraries into a component.
+    Link(LinkArgs),
+    /// Print what weld reads from dynamic libraries: dylink.0, imports and exports.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+struct LinkArgs {
+    /// Libraries to link, as `[NAME=]FILE`. NAME defaults to the file name and must match the
+    /// dylink.0 NEEDED entries of the libraries that depend on it. FILE may be binary or WAT.
+    #[arg(value_name = "[NAME=]MODULE", required = true)]
+    libraries: Vec<String>,
+
+    /// Where to write the component.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+
+    /// Stack size in bytes (the stack is placed first in memory).
+    #[arg(long, value_name = "N", default_value_t = weld_component::DEFAULT_STACK_SIZE)]
+    stack_size: u32,
+
+    /// Validate the output component.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    validate: bool,
+
+    /// Replace unresolved function imports with functions that trap when called.
+    #[arg(long)]
+    stub_missing_functions: bool,
+
+    /// Write the component in the WebAssembly text format.
+    #[arg(short = 't', long)]
+    wat: bool,
+
+    /// Explain the link: libraries kept or pruned and why, shims, duplicates, layout.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// Libraries to inspect (binary or WAT).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+
+    /// Print JSON (one document with an array of libraries) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Link(args) => link(args),
+        Command::Inspect(args) => inspect::run(&args.files, args.json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads a module as binary, or as WAT when it is text.
+pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes);
+    }
+    match wat::parse_bytes(&bytes) {
+        Ok(b) => Ok(b.into_owned()),
+        Err(e) => bail!(
+            "`{}` is neither a WebAssembly binary nor valid WAT: {e}",
+            path.display()
+        ),
+    }
+}
+
+fn link(args: LinkArgs) -> Result<()> {
+    let mut linker = weld_component::Linker::default();
+    let mut read_errors = Vec::new();
+    for spec in &args.libraries {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) if !name.is_empty() => (name.to_string(), PathBuf::from(path)),
+            _ => {
+                let path = PathBuf::from(spec);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| spec.clone());
+                (name, path)
+            }
+        };
+        match read_module(&path) {
+            Ok(bytes) => {
+                linker.library(name, bytes);
+            }
+            Err(e) => read_errors.push(format!("{e:#}")),
+        }
+    }
+    if !read_errors.is_empty() {
+        bail!("{}", read_errors.join("\nerror: "));
+    }
+    linker
+        .stack_size(args.stack_size)
+        .validate(args.validate)
+        .stub_missing_functions(args.stub_missing_functions);
+    let linked = linker.encode()?;
+    for w in &linked.report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.verbose {
+        for line in linked.report.lines() {
+            eprintln!("weld: {line}");
+        }
+    }
+    let out = if args.wat {
+        wasmprinter::print_bytes(&linked.component)
+            .context("cannot print the component as text")?
+            .into_bytes()
+    } else {
+        linked.component
+    };
+    std::fs::write(&args.output, out)
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The `weld` binary, run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn weld(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_weld"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run weld")
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("weld-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+const PROGRAM: [&str; 5] = [
+    "tests/fixtures/libmain.so",
+    "tests/fixtures/libpong.so",
+    "tests/fixtures/libping.so",
+    "tests/fixtures/libapp.so",
+    "tests/fixtures/libbase.so",
+];
+
+#[test]
+fn inspect_prints_dylink_imports_and_exports() {
+    let out = weld(&["inspect", "tests/fixtures/libapp.so"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("needed: libbase.so"), "{s}");
+    assert!(
+        s.contains("dylink.0 mem-info: memory 4 bytes align 4"),
+        "{s}"
+    );
+    assert!(s.contains("got-mem       GOT.mem.base_counter"), "{s}");
+    assert!(s.contains("got-func      GOT.func.base_add"), "{s}");
+    assert!(
+        s.contains("function      env.base_add: function [i32 i32] -> [i32]"),
+        "{s}"
+    );
+    assert!(s.contains("call-ctors        __wasm_call_ctors"), "{s}");
+}
+
+#[test]
+fn inspect_json_is_stable_and_complete() {
+    let a = weld(&[
+        "inspect",
+        "--json",
+        "tests/fixtures/libbase.so",
+        "tests/fixtures/libmain.so",
+    ]);
+    let b = weld(&[
+        "inspect",
+        "--json",
+        "tests/fixtures/libbase.so",
+        "tests/fixtures/libmain.so",
+    ]);
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(a.stdout, b.stdout);
+    let s = text(&a.stdout);
+    assert!(
+        s.starts_with("{\"libraries\": [{\"name\": \"tests/fixtures/libbase.so\""),
+        "{s}"
+    );
+    assert!(s.contains("\"role\": \"data\""), "{s}");
+    assert!(
+        s.contains("\"component_type_sections\": [\"component-type\"]"),
+        "{s}"
+    );
+    assert!(s.contains("\"class\": \"got-mem\""), "{s}");
+}
+
+#[test]
+fn link_writes_a_valid_component_and_explains_with_v() {
+    let out_path = tmp("program.wasm");
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    let out_str = out_path.to_str().unwrap();
+    args.extend(["-o", out_str, "-v"]);
+    let out = weld(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("weld: keep  libmain.so: root"), "{err}");
+    assert!(
+        err.contains("weld: dependency cycle: libpong.so <-> libping.so"),
+        "{err}"
+    );
+    // Dependencies first; the cycle (given before libapp) is initialized before libapp.
+    assert!(
+        err.contains("initialization order (NEEDED dependencies first): libbase.so, libpong.so, libping.so, libapp.so, libmain.so"),
+        "{err}"
+    );
+    let bytes = std::fs::read(&out_path).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .unwrap();
+}
+
+#[test]
+fn link_text_output_and_validate_flag() {
+    let out_path = tmp("program.wat");
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    let out_str = out_path.to_str().unwrap();
+    args.extend(["-o", out_str, "-t", "--validate=false"]);
+    let out = weld(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = std::fs::read_to_string(&out_path).unwrap();
+    assert!(s.starts_with("(component"), "{}", &s[..40.min(s.len())]);
+}
+
+#[test]
+fn names_given_with_name_equals_file() {
+    let out_path = tmp("renamed.wasm");
+    let out = weld(&[
+        "link",
+        "tests/fixtures/libmain.so",
+        "tests/fixtures/libpong.so",
+        "tests/fixtures/libping.so",
+        "tests/fixtures/libapp.so",
+        "libbase.so=tests/fixtures/libbase.so",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn errors_are_reported_with_exit_status_1() {
+    let out_path = tmp("missing.wasm");
+    let out = weld(&[
+        "link",
+        "tests/fixtures/libapp.so",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "- library `libapp.so` needs `libbase.so` (dylink.0 NEEDED), but no input has that name"
+        ),
+        "{err}"
+    );
+    let out = weld(&["link", "no/such/file.so", "-o", out_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot read `no/such/file.so`"));
+}

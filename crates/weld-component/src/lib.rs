@@ -1,0 +1,770 @@
+//! Links WebAssembly dynamic libraries into one component.
+//!
+//! This is weld's library entry point: add libraries with [`Linker::library`], set options, and
+//! call [`Linker::encode`]. The pipeline:
+//!
+//! 1. every library is parsed by [`weld_module`] (function bodies skipped);
+//! 2. each library's `component-type*` sections are decoded to learn which libraries have
+//!    component exports (the pruning roots) and, merged over the kept libraries, the component's
+//!    world;
+//! 3. [`weld_graph`] resolves symbols and orders the libraries;
+//! 4. [`weld_synth`] builds the main module — which carries the world, imports what the libraries
+//!    import from outside the dynamic-linking ABI, and exports a `call_indirect` shim under the
+//!    exact core name of every world export — plus the init and stubs modules;
+//! 5. `wit_component::ComponentEncoder` turns the (small) main module into a component, and
+//!    weld appends the libraries, the stubs and init modules, and the core instances wiring them
+//!    together, reading the encoder's output to find the main module's instance and the sizes
+//!    of the core index spaces;
+//! 6. the result is validated (unless turned off).
+//!
+//! Library bytes are copied exactly once, into the output.
+//!
+//! ```no_run
+//! let mut linker = weld_component::Linker::default();
+//! linker.library("libc.so", std::fs::read("libc.so")?);
+//! linker.library("libapp.so", std::fs::read("libapp.so")?);
+//! let linked = linker.encode()?;
+//! std::fs::write("app.wasm", &linked.component)?;
+//! for line in linked.report.lines() {
+//!     eprintln!("{line}");
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::fmt;
+
+use wasm_encoder::{
+    Alias, ComponentAliasSection, ComponentSection, ComponentSectionId, ExportKind,
+    InstanceSection, ModuleArg, RawSection,
+};
+use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+use weld_graph::{KeepReason, Link, Options as GraphOptions};
+use weld_module::{EntityType, Library, ValType};
+use weld_synth::{ExportShim, InitArg, ItemKind, MAIN_MARKER, Source, SynthOptions, Synthesized};
+use wit_component::metadata::Bindgen;
+use wit_parser::{
+    LiftLowerAbi, ManglingAndAbi, Resolve, TypeDefKind, WasmExport, WasmExportKind, WorldItem,
+};
+
+pub use weld_synth::DEFAULT_STACK_SIZE;
+
+/// Options of a link.
+#[derive(Clone, Debug)]
+pub struct LinkOptions {
+    /// Stack size in bytes (default 1 MiB).
+    pub stack_size: u32,
+    /// Validate the output component (default true).
+    pub validate: bool,
+    /// Bind unresolved strong function imports to trapping stubs.
+    pub stub_missing_functions: bool,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions {
+            stack_size: DEFAULT_STACK_SIZE,
+            validate: true,
+            stub_missing_functions: false,
+        }
+    }
+}
+
+/// Why a link failed. Every variant lists all the problems found at that stage.
+#[derive(Debug)]
+pub enum LinkError {
+    /// Some inputs could not be parsed.
+    Parse(Vec<weld_module::ParseError>),
+    /// A library's `component-type` section could not be decoded, or worlds could not be merged.
+    World(String),
+    /// Symbol resolution or ordering failed.
+    Resolve(weld_graph::LinkError),
+    /// Layout or glue synthesis failed.
+    Synth(weld_synth::SynthError),
+    /// The component encoder rejected the main module.
+    Encode(String),
+    /// The output did not validate.
+    Invalid(String),
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Parse(errors) => {
+                if let [only] = errors.as_slice() {
+                    return write!(f, "malformed input: {only}");
+                }
+                write!(f, "{} inputs are malformed:", errors.len())?;
+                for e in errors {
+                    write!(f, "\n  - {e}")?;
+                }
+                Ok(())
+            }
+            LinkError::World(m) => write!(f, "{m}"),
+            LinkError::Resolve(e) => write!(f, "{e}"),
+            LinkError::Synth(e) => write!(f, "{e}"),
+            LinkError::Encode(m) => write!(f, "component encoding failed: {m}"),
+            LinkError::Invalid(m) => write!(
+                f,
+                "the linked component does not validate (this is a weld bug; please report it with the inputs): {m}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LinkError {}
+
+/// A linked component and an account of the decisions taken.
+#[derive(Clone, Debug)]
+pub struct Linked {
+    /// The component's bytes.
+    pub component: Vec<u8>,
+    /// What the linker did.
+    pub report: Report,
+}
+
+/// What the linker decided, for `-v` output and tooling.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Library names in input order.
+    pub libraries: Vec<String>,
+    /// Per library: `Some(reason)` when kept, `None` when pruned.
+    pub kept: Vec<Option<String>>,
+    /// Kept libraries in instantiation order.
+    pub instantiation_order: Vec<String>,
+    /// Kept libraries in initialization order.
+    pub init_order: Vec<String>,
+    /// Dependency cycles (library names, in instantiation order).
+    pub cycles: Vec<Vec<String>>,
+    /// Imports routed through a `call_indirect` shim: (symbol, exporter, slot).
+    pub import_shims: Vec<(String, String, u32)>,
+    /// Component exports: (core export name, implementing library).
+    pub exports: Vec<(String, String)>,
+    /// Symbols strongly defined by several libraries: (symbol, winner, losers).
+    pub duplicates: Vec<(String, String, Vec<String>)>,
+    /// Functions replaced by trapping stubs.
+    pub stubs: Vec<String>,
+    /// Memory and table layout: (library, memory base, table base).
+    pub layout: Vec<(String, u32, u32)>,
+    /// Heap base, heap end, table size.
+    pub heap_base: u32,
+    /// End of the initial heap (page-aligned).
+    pub heap_end: u32,
+    /// Table size.
+    pub table_size: u32,
+    /// Non-fatal warnings (duplicates, dylink oddities).
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// The report as human-readable lines.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, kept) in self.libraries.iter().zip(&self.kept) {
+            match kept {
+                Some(reason) => out.push(format!("keep  {name}: {reason}")),
+                None => out.push(format!(
+                    "prune {name}: no component export, no `_start`, and no kept library refers to it"
+                )),
+            }
+        }
+        out.push(format!(
+            "instantiation order: {}",
+            self.instantiation_order.join(", ")
+        ));
+        out.push(format!(
+            "initialization order (NEEDED dependencies first): {}",
+            self.init_order.join(", ")
+        ));
+        for c in &self.cycles {
+            out.push(format!("dependency cycle: {}", c.join(" <-> ")));
+        }
+        for (sym, exporter, slot) in &self.import_shims {
+            out.push(format!(
+                "shim  `{sym}` from {exporter} (instantiated later) via table slot {slot}"
+            ));
+        }
+        for (name, lib) in &self.exports {
+            out.push(format!("export `{name}` from {lib}"));
+        }
+        for s in &self.stubs {
+            out.push(format!(
+                "stub  `{s}` traps when called (weak or --stub-missing-functions)"
+            ));
+        }
+        for (lib, mem, table) in &self.layout {
+            out.push(format!(
+                "layout {lib}: __memory_base {mem:#x}, __table_base {table}"
+            ));
+        }
+        out.push(format!(
+            "layout heap: __heap_base {:#x}, __heap_end {:#x}, table size {}",
+            self.heap_base, self.heap_end, self.table_size
+        ));
+        out
+    }
+}
+
+/// Links dynamic libraries into a component.
+#[derive(Clone, Debug, Default)]
+pub struct Linker {
+    libraries: Vec<(String, Vec<u8>)>,
+    options: LinkOptions,
+}
+
+impl Linker {
+    /// Adds a library named `name` (what NEEDED entries refer to).
+    pub fn library(&mut self, name: impl Into<String>, bytes: Vec<u8>) -> &mut Self {
+        self.libraries.push((name.into(), bytes));
+        self
+    }
+
+    /// Sets all options at once.
+    pub fn options(&mut self, options: LinkOptions) -> &mut Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets the stack size in bytes.
+    pub fn stack_size(&mut self, bytes: u32) -> &mut Self {
+        self.options.stack_size = bytes;
+        self
+    }
+
+    /// Turns output validation on or off.
+    pub fn validate(&mut self, validate: bool) -> &mut Self {
+        self.options.validate = validate;
+        self
+    }
+
+    /// Stubs unresolved strong function imports with trapping functions.
+    pub fn stub_missing_functions(&mut self, stub: bool) -> &mut Self {
+        self.options.stub_missing_functions = stub;
+        self
+    }
+
+    /// Links the libraries.
+    pub fn encode(&self) -> Result<Linked, LinkError> {
+        link(&self.libraries, &self.options)
+    }
+}
+
+/// Decodes a library's `component-type*` sections into one [`Bindgen`].
+fn decode_world(lib: &Library<'_>) -> Result<Option<Bindgen>, LinkError> {
+    if lib.component_types.is_empty() {
+        return Ok(None);
+    }
+    let mut module = wasm_encoder::Module::new();
+    for c in &lib.component_types {
+        module.section(&wasm_encoder::CustomSection {
+            name: c.name.into(),
+            data: c.data.into(),
+        });
+    }
+    let bytes = module.finish();
+    let (_, bindgen) = wit_component::metadata::decode(&bytes).map_err(|e| {
+        LinkError::World(format!(
+            "library `{}`: its component-type section does not decode: {e:#}",
+            lib.name
+        ))
+    })?;
+    Ok(Some(bindgen))
+}
+
+/// The core export names the world's exports may use, per mangling and ABI.
+fn world_export_names(resolve: &Resolve, world: wit_parser::WorldId) -> Vec<String> {
+    let manglings = [
+        ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
+        ManglingAndAbi::Legacy(LiftLowerAbi::AsyncCallback),
+        ManglingAndAbi::Legacy(LiftLowerAbi::AsyncStackful),
+        ManglingAndAbi::Standard32,
+    ];
+    let mut names = Vec::new();
+    let Some(w) = resolve.worlds.get(world) else {
+        return names;
+    };
+    let func_names = |names: &mut Vec<String>, key: Option<&wit_parser::WorldKey>, func| {
+        for m in manglings {
+            let kinds: &[fn() -> WasmExportKind] = match m {
+                ManglingAndAbi::Legacy(LiftLowerAbi::AsyncCallback) => &[
+                    || WasmExportKind::Normal,
+                    || WasmExportKind::PostReturn,
+                    || WasmExportKind::Callback,
+                ],
+                _ => &[|| WasmExportKind::Normal, || WasmExportKind::PostReturn],
+            };
+            for kind in kinds {
+                names.push(resolve.wasm_export_name(
+                    m,
+                    WasmExport::Func {
+                        interface: key,
+                        func,
+                        kind: kind(),
+                    },
+                ));
+            }
+        }
+    };
+    for (key, item) in &w.exports {
+        match item {
+            WorldItem::Function(f) => func_names(&mut names, None, f),
+            WorldItem::Interface { id, .. } => {
+                let Some(iface) = resolve.interfaces.get(*id) else {
+                    continue;
+                };
+                for f in iface.functions.values() {
+                    func_names(&mut names, Some(key), f);
+                }
+                for &ty in iface.types.values() {
+                    let is_resource = resolve
+                        .types
+                        .get(ty)
+                        .is_some_and(|t| matches!(t.kind, TypeDefKind::Resource));
+                    if is_resource {
+                        for m in manglings {
+                            names.push(resolve.wasm_export_name(
+                                m,
+                                WasmExport::ResourceDtor {
+                                    interface: key,
+                                    resource: ty,
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            WorldItem::Type { .. } => {}
+        }
+    }
+    names.push("cabi_realloc".into());
+    names.push("cabi_export_realloc".into());
+    names.push("cabi_import_realloc".into());
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn link(inputs: &[(String, Vec<u8>)], options: &LinkOptions) -> Result<Linked, LinkError> {
+    // 1. Parse.
+    let mut libs = Vec::with_capacity(inputs.len());
+    let mut parse_errors = Vec::new();
+    for (name, bytes) in inputs {
+        match Library::parse(name, bytes) {
+            Ok(lib) => libs.push(lib),
+            Err(e) => parse_errors.push(e),
+        }
+    }
+    if !parse_errors.is_empty() {
+        return Err(LinkError::Parse(parse_errors));
+    }
+
+    // 2. Worlds.
+    let worlds = libs
+        .iter()
+        .map(decode_world)
+        .collect::<Result<Vec<_>, _>>()?;
+    let roots: Vec<bool> = worlds
+        .iter()
+        .map(|w| {
+            w.as_ref().is_some_and(|b| {
+                b.resolve
+                    .worlds
+                    .get(b.world)
+                    .is_some_and(|w| !w.exports.is_empty())
+            })
+        })
+        .collect();
+
+    // 3. Resolve.
+    let graph_options = GraphOptions {
+        stub_missing_functions: options.stub_missing_functions,
+    };
+    let link = weld_graph::resolve(&libs, &roots, &graph_options).map_err(LinkError::Resolve)?;
+
+    // 4. The merged world of the kept libraries, and who implements each export.
+    let mut merged: Option<Bindgen> = None;
+    for (i, w) in worlds.into_iter().enumerate() {
+        let (true, Some(w)) = (link.is_kept(i), w) else {
+            continue;
+        };
+        match &mut merged {
+            None => merged = Some(w),
+            Some(m) => {
+                m.merge(w).map_err(|e| {
+                let msg = format!("{e:#}");
+                let name = libs.get(i).map_or("?", |l| l.name);
+                if msg.contains("string encoding") {
+                    LinkError::World(format!(
+                        "library `{name}` uses a different string encoding for an interface than an earlier library ({msg}); weld links all libraries through one main module, so mixed string encodings for the same interface are not supported yet"
+                    ))
+                } else {
+                    LinkError::World(format!(
+                        "library `{name}`: its WIT world cannot be merged with the earlier libraries' worlds: {msg}"
+                    ))
+                }
+            })?;
+            }
+        }
+    }
+    let mut export_shims = Vec::new();
+    if let Some(m) = &merged {
+        let candidates = world_export_names(&m.resolve, m.world);
+        let realloc_sig = weld_module::FuncSig::new([ValType::I32; 4], [ValType::I32]);
+        // Function exports of kept libraries by name; the first in input order wins.
+        let mut by_name: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (l, lib) in libs.iter().enumerate() {
+            if !link.is_kept(l) {
+                continue;
+            }
+            for (e, export) in lib.exports.iter().enumerate() {
+                let EntityType::Func(sig) = &export.ty else {
+                    continue;
+                };
+                if export.name == "cabi_realloc" && *sig != realloc_sig {
+                    continue;
+                }
+                by_name.entry(export.name).or_insert((l, e));
+            }
+        }
+        for name in candidates {
+            if let Some(&(library, export)) = by_name.get(name.as_str()) {
+                export_shims.push(ExportShim {
+                    name,
+                    library,
+                    export,
+                });
+            }
+        }
+    }
+
+    // 5. Synthesize.
+    let custom: Vec<_> = libs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| link.is_kept(*i))
+        .flat_map(|(_, l)| l.component_types.iter().copied())
+        .collect();
+    let synth = weld_synth::synthesize(
+        &libs,
+        &link,
+        &SynthOptions {
+            stack_size: options.stack_size,
+        },
+        &export_shims,
+        &custom,
+    )
+    .map_err(LinkError::Synth)?;
+
+    // 6. Encode the main module and append the rest.
+    let mut encoder = wit_component::ComponentEncoder::default();
+    let c0 = encoder
+        .module(&synth.main)
+        .map_err(|e| LinkError::Encode(format!("{e:#}")))?
+        .validate(false)
+        .encode()
+        .map_err(|e| LinkError::Encode(format!("{e:#}")))?;
+    let component = append_libraries(c0, &libs, &synth)?;
+
+    if options.validate {
+        Validator::new_with_features(WasmFeatures::all())
+            .validate_all(&component)
+            .map_err(|e| LinkError::Invalid(e.to_string()))?;
+    }
+
+    let report = make_report(&libs, &link, &synth);
+    Ok(Linked { component, report })
+}
+
+/// Counts of the component-level index spaces in the encoder's output.
+#[derive(Default, Debug)]
+struct Spaces {
+    modules: u32,
+    instances: u32,
+    funcs: u32,
+    globals: u32,
+    memories: u32,
+    tables: u32,
+    tags: u32,
+    main_instance: Option<u32>,
+}
+
+fn scan(c0: &[u8]) -> Result<Spaces, LinkError> {
+    let bad = |e: wasmparser::BinaryReaderError| {
+        LinkError::Encode(format!("cannot read the encoder's output: {e}"))
+    };
+    let types = Validator::new_with_features(WasmFeatures::all())
+        .validate_all(c0)
+        .map_err(|e| LinkError::Encode(format!("the encoder's output does not validate: {e}")))?;
+    let t = types.as_ref();
+    let mut s = Spaces {
+        funcs: t.function_count(),
+        globals: t.global_count(),
+        memories: t.memory_count(),
+        tables: t.table_count(),
+        tags: t.tag_count(),
+        ..Spaces::default()
+    };
+    let mut main_module = None;
+    let mut depth = 0u32;
+    for payload in Parser::new(0).parse_all(c0) {
+        let payload = payload.map_err(bad)?;
+        match payload {
+            Payload::ModuleSection { .. } if depth == 0 => {
+                // Find out whether this is the main module by its marker export.
+                s.modules += 1;
+                depth += 1;
+            }
+            Payload::ComponentSection { .. } => depth += 1,
+            Payload::ExportSection(reader) if depth == 1 => {
+                for e in reader {
+                    if e.map_err(bad)?.name == MAIN_MARKER {
+                        main_module = Some(s.modules - 1);
+                    }
+                }
+            }
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::InstanceSection(reader) if depth == 0 => {
+                for inst in reader {
+                    if let wasmparser::Instance::Instantiate { module_index, .. } =
+                        inst.map_err(bad)?
+                        && Some(module_index) == main_module
+                        && s.main_instance.is_none()
+                    {
+                        s.main_instance = Some(s.instances);
+                    }
+                    s.instances += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    if s.main_instance.is_none() {
+        return Err(LinkError::Encode(
+            "the encoder's output has no instance of weld's main module".into(),
+        ));
+    }
+    Ok(s)
+}
+
+fn append_libraries(
+    c0: Vec<u8>,
+    libs: &[Library<'_>],
+    synth: &Synthesized,
+) -> Result<Vec<u8>, LinkError> {
+    let mut sp = scan(&c0)?;
+    let main_instance = sp.main_instance.unwrap_or(0);
+    let mut out = c0;
+    out.reserve(
+        libs.iter().map(|l| l.bytes.len() + 16).sum::<usize>()
+            + synth.init.len()
+            + synth.stubs.as_ref().map_or(0, Vec::len)
+            + 4096,
+    );
+    let append = |section: &dyn wasm_encoder::ComponentSection, out: &mut Vec<u8>| {
+        section.append_to_component(out);
+    };
+
+    // Modules: stubs, libraries (instantiation order), init.
+    let module_section = |data: &[u8], out: &mut Vec<u8>| {
+        RawSection {
+            id: ComponentSectionId::CoreModule as u8,
+            data,
+        }
+        .append_to_component(out);
+    };
+    let stubs_module = synth.stubs.as_ref().map(|s| {
+        module_section(s, &mut out);
+        sp.modules += 1;
+        sp.modules - 1
+    });
+    let mut lib_module = HashMap::new();
+    for inst in &synth.instances {
+        if let Some(lib) = libs.get(inst.library) {
+            module_section(lib.bytes, &mut out);
+            lib_module.insert(inst.library, sp.modules);
+            sp.modules += 1;
+        }
+    }
+    module_section(&synth.init, &mut out);
+    let init_module = sp.modules;
+    sp.modules += 1;
+
+    let mut lib_instance: HashMap<usize, u32> = HashMap::new();
+    let stubs_instance = stubs_module.map(|m| {
+        let mut s = InstanceSection::new();
+        s.instantiate(m, Vec::<(&str, ModuleArg)>::new());
+        append(&s, &mut out);
+        sp.instances += 1;
+        sp.instances - 1
+    });
+
+    let mut alias_cache: HashMap<(u32, String), u32> = HashMap::new();
+    for inst in &synth.instances {
+        let mut aliases = ComponentAliasSection::new();
+        let mut instances = InstanceSection::new();
+        let mut args: Vec<(String, u32)> = Vec::new();
+        for (module, items) in &inst.args {
+            let mut exports = Vec::with_capacity(items.len());
+            for item in items {
+                let instance = match &item.source {
+                    Source::Main(_) => main_instance,
+                    Source::Library(l, _) => match lib_instance.get(l) {
+                        Some(&i) => i,
+                        None => {
+                            return Err(LinkError::Encode(format!(
+                                "internal ordering error: `{}` needs an instance of library {l} that does not exist yet",
+                                libs.get(inst.library).map_or("?", |l| l.name)
+                            )));
+                        }
+                    },
+                    Source::Stubs(_) => stubs_instance.unwrap_or(0),
+                };
+                let name = match &item.source {
+                    Source::Main(n) | Source::Library(_, n) | Source::Stubs(n) => n,
+                };
+                let (kind, counter) = match item.kind {
+                    ItemKind::Func => (ExportKind::Func, &mut sp.funcs),
+                    ItemKind::Global => (ExportKind::Global, &mut sp.globals),
+                    ItemKind::Memory => (ExportKind::Memory, &mut sp.memories),
+                    ItemKind::Table => (ExportKind::Table, &mut sp.tables),
+                    ItemKind::Tag => (ExportKind::Tag, &mut sp.tags),
+                };
+                let index = *alias_cache
+                    .entry((instance, name.clone()))
+                    .or_insert_with(|| {
+                        aliases.alias(Alias::CoreInstanceExport {
+                            instance,
+                            kind,
+                            name,
+                        });
+                        *counter += 1;
+                        *counter - 1
+                    });
+                exports.push((item.name.as_str(), kind, index));
+            }
+            instances.export_items(exports);
+            args.push((module.clone(), sp.instances));
+            sp.instances += 1;
+        }
+        let module = lib_module.get(&inst.library).copied().unwrap_or(0);
+        instances.instantiate(
+            module,
+            args.iter()
+                .map(|(n, i)| (n.as_str(), ModuleArg::Instance(*i))),
+        );
+        lib_instance.insert(inst.library, sp.instances);
+        sp.instances += 1;
+        if !aliases.is_empty() {
+            append(&aliases, &mut out);
+        }
+        append(&instances, &mut out);
+    }
+
+    let mut init = InstanceSection::new();
+    let init_args: Vec<(&str, ModuleArg)> = synth
+        .init_args
+        .iter()
+        .map(|(name, arg)| {
+            let i = match arg {
+                InitArg::Main => main_instance,
+                InitArg::Library(l) => lib_instance.get(l).copied().unwrap_or(0),
+            };
+            (name.as_str(), ModuleArg::Instance(i))
+        })
+        .collect();
+    init.instantiate(init_module, init_args);
+    append(&init, &mut out);
+    Ok(out)
+}
+
+fn make_report(libs: &[Library<'_>], link: &Link<'_>, synth: &Synthesized) -> Report {
+    let name = |i: usize| libs.get(i).map_or("?".to_string(), |l| l.name.to_string());
+    let export_name = |l: usize, e: usize| {
+        libs.get(l)
+            .and_then(|lib| lib.exports.get(e))
+            .map_or("?".to_string(), |e| e.name.to_string())
+    };
+    let mut warnings = Vec::new();
+    for lib in libs {
+        for w in &lib.warnings {
+            warnings.push(match w.offset {
+                Some(o) => format!("{}: at byte offset {o:#x}: {}", lib.name, w.message),
+                None => format!("{}: {}", lib.name, w.message),
+            });
+        }
+    }
+    let duplicates: Vec<(String, String, Vec<String>)> = link
+        .duplicates
+        .iter()
+        .map(|d| {
+            (
+                d.name.to_string(),
+                name(d.winner),
+                d.losers.iter().map(|&l| name(l)).collect(),
+            )
+        })
+        .collect();
+    for (sym, winner, losers) in &duplicates {
+        warnings.push(format!(
+            "symbol `{sym}` is defined by {winner} and also by {}; using the definition in {winner} (first in input order)",
+            losers.join(", ")
+        ));
+    }
+    Report {
+        libraries: libs.iter().map(|l| l.name.to_string()).collect(),
+        kept: link
+            .kept
+            .iter()
+            .map(|k| {
+                k.as_ref().map(|k| match k {
+                    KeepReason::Root => "root (has component exports or `_start`)".to_string(),
+                    KeepReason::NeededBy(by) => format!("referenced by {}", name(*by)),
+                })
+            })
+            .collect(),
+        instantiation_order: link.instantiation_order.iter().map(|&i| name(i)).collect(),
+        init_order: link.init_order.iter().map(|&i| name(i)).collect(),
+        cycles: link
+            .cycles
+            .iter()
+            .map(|c| c.iter().map(|&i| name(i)).collect())
+            .collect(),
+        import_shims: synth
+            .import_shims
+            .iter()
+            .map(|s| (export_name(s.library, s.export), name(s.library), s.slot))
+            .collect(),
+        exports: synth
+            .export_shims
+            .iter()
+            .map(|s| (s.export_name.clone(), name(s.library)))
+            .collect(),
+        duplicates,
+        stubs: link.stubs.iter().map(|s| s.name.to_string()).collect(),
+        layout: link
+            .instantiation_order
+            .iter()
+            .map(|&i| {
+                (
+                    name(i),
+                    synth.layout.memory_base.get(i).copied().unwrap_or(0),
+                    synth.layout.table_base.get(i).copied().unwrap_or(0),
+                )
+            })
+            .collect(),
+        heap_base: synth.layout.heap_base,
+        heap_end: synth.layout.heap_end,
+        table_size: synth.layout.table_size,
+        warnings,
+    }
+}

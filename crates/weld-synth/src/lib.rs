@@ -1,0 +1,916 @@
+//! Synthesis of the glue modules that tie dynamic libraries together, with `wasm-encoder`.
+//!
+//! Given parsed libraries ([`weld_module`]) and their resolution ([`weld_graph`]), [`synthesize`]
+//! computes the memory and table [`Layout`] and builds three small core modules:
+//!
+//! * the **main module**, which defines the one linear memory, the one function table, the stack
+//!   pointer and every linker-provided global (each library's `__memory_base`/`__table_base`, the
+//!   `GOT.mem`/`GOT.func` entries, heap and stack bounds), imports every non-dynamic-linking
+//!   function the libraries import (WIT functions, intrinsics) and re-exports it under a private
+//!   name, and exports `call_indirect` shims: for imports whose exporter is instantiated later,
+//!   and for the component's own exports;
+//! * the **init module**, whose active element segment fills the table slots of functions whose
+//!   address is taken or that are reached through a shim, and whose start function runs every
+//!   `__wasm_apply_data_relocs` and then every constructor, in initialization order;
+//! * a **stubs module** of trapping functions for unresolved weak functions, when there are any.
+//!
+//! Library code is never re-encoded: libraries are instantiated as they are, with the
+//! [`LibraryInstance`] argument lists this crate computes.
+//!
+//! ```
+//! use weld_graph::{resolve, Options};
+//! use weld_module::Library;
+//! use weld_synth::{synthesize, SynthOptions};
+//!
+//! let wasm = wat::parse_str(r#"(module
+//!     (@dylink.0 (mem-info (memory 100 4)))
+//!     (import "env" "memory" (memory 0))
+//!     (import "env" "__memory_base" (global i32))
+//!     (func (export "f")))"#).unwrap();
+//! let libs = [Library::parse("liba.so", &wasm).unwrap()];
+//! let link = resolve(&libs, &[true], &Options::default()).unwrap();
+//! let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
+//! assert_eq!(out.layout.memory_base[0], 1024 * 1024); // right after the 1 MiB stack
+//! assert_eq!(out.layout.heap_base, 1024 * 1024 + 112); // 100 bytes, 16-aligned
+//! wasmparser::validate(&out.main).unwrap();
+//! wasmparser::validate(&out.init).unwrap();
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![warn(missing_docs)]
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use indexmap::IndexMap;
+use wasm_encoder::{
+    CodeSection, ConstExpr, ElementSection, Elements, EntityType as EncEntity, ExportKind,
+    ExportSection, Function, FunctionSection, GlobalSection, GlobalType, ImportSection,
+    MemorySection, MemoryType, Module, RefType, StartSection, TableSection, TableType, TypeSection,
+};
+use weld_graph::{Binding, Link};
+use weld_module::{
+    CustomSection, EntityType, FuncSig, ImportClass, Library, SpecialExport, ValType, names,
+};
+
+/// The default stack size: 1 MiB, as LLVM and wasm-tools use.
+pub const DEFAULT_STACK_SIZE: u32 = 1024 * 1024;
+
+const PAGE: u64 = 65536;
+
+/// Options for synthesis.
+#[derive(Clone, Debug)]
+pub struct SynthOptions {
+    /// Bytes of stack, placed first in memory (`[0, stack_size)`, growing down).
+    pub stack_size: u32,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
+}
+
+/// A function the main module must export under an exact name (for the component's exports),
+/// implemented by `exports[export]` of library `library`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportShim {
+    /// The exact core export name.
+    pub name: String,
+    /// The library implementing it.
+    pub library: usize,
+    /// Index into that library's exports.
+    pub export: usize,
+}
+
+/// Where memory and table space went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// Stack size in bytes; the stack is `[0, stack_size)`.
+    pub stack_size: u32,
+    /// Each library's `__memory_base` (0 for pruned libraries).
+    pub memory_base: Vec<u32>,
+    /// Each library's `__table_base` (0 for pruned libraries).
+    pub table_base: Vec<u32>,
+    /// First byte after all data, 16-aligned.
+    pub heap_base: u32,
+    /// `heap_base` rounded up to a 64 KiB page.
+    pub heap_end: u32,
+    /// Initial memory size in pages.
+    pub memory_pages: u32,
+    /// First table slot after the libraries' own table regions.
+    pub first_function_slot: u32,
+    /// Table size (slot 0 is the null function pointer).
+    pub table_size: u32,
+    /// Table slot of every function whose address is needed: `(library, export) -> slot`, in slot
+    /// order.
+    pub function_slots: IndexMap<(usize, usize), u32>,
+}
+
+/// Where an item passed to a library's import comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An export of the main module.
+    Main(String),
+    /// An export of an earlier library instance.
+    Library(usize, String),
+    /// An export of the stubs module.
+    Stubs(String),
+}
+
+/// The kind of an instantiation argument item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A function.
+    Func,
+    /// A global.
+    Global,
+    /// A memory.
+    Memory,
+    /// A table.
+    Table,
+    /// A tag.
+    Tag,
+}
+
+/// One item of an instantiation argument: the import's field name and where it comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgItem {
+    /// Import field name.
+    pub name: String,
+    /// Kind of the item.
+    pub kind: ItemKind,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+/// How to instantiate one library: for each import module name, the items to provide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LibraryInstance {
+    /// The library (input index).
+    pub library: usize,
+    /// Import module name -> items, in first-import order.
+    pub args: Vec<(String, Vec<ArgItem>)>,
+}
+
+/// A `call_indirect` shim in the main module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShimInfo {
+    /// The main module's export name for the shim.
+    pub export_name: String,
+    /// The library whose function it calls.
+    pub library: usize,
+    /// That function's export index.
+    pub export: usize,
+    /// The table slot it calls through.
+    pub slot: u32,
+}
+
+/// Instance arguments of the init module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InitArg {
+    /// The main module's instance.
+    Main,
+    /// A library's instance.
+    Library(usize),
+}
+
+/// Everything [`synthesize`] produces.
+#[derive(Clone, Debug)]
+pub struct Synthesized {
+    /// Memory and table layout.
+    pub layout: Layout,
+    /// The main module.
+    pub main: Vec<u8>,
+    /// The init module (element segments + start function).
+    pub init: Vec<u8>,
+    /// Arguments of the init module: import module name -> instance.
+    pub init_args: Vec<(String, InitArg)>,
+    /// The stubs module, when some function is stubbed.
+    pub stubs: Option<Vec<u8>>,
+    /// Library instances in instantiation order.
+    pub instances: Vec<LibraryInstance>,
+    /// The import shims created (calls to libraries instantiated later).
+    pub import_shims: Vec<ShimInfo>,
+    /// The export shims created.
+    pub export_shims: Vec<ShimInfo>,
+}
+
+/// Why synthesis failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynthError {
+    /// The problems found.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for SynthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [only] = self.problems.as_slice() {
+            return f.write_str(only);
+        }
+        write!(f, "{} problems:", self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SynthError {}
+
+/// The main module's export name of a marker global identifying it inside a component.
+pub const MAIN_MARKER: &str = "weld:main";
+
+fn memory_base_name(lib: &str) -> String {
+    format!("weld:memory-base:{lib}")
+}
+fn table_base_name(lib: &str) -> String {
+    format!("weld:table-base:{lib}")
+}
+
+fn align_up(value: u64, align: u64) -> u64 {
+    if align <= 1 {
+        value
+    } else {
+        value.div_ceil(align).saturating_mul(align)
+    }
+}
+
+/// Computes the layout: stack first, then each kept library's data region at its alignment (in
+/// instantiation order), then the heap; table slot 0 null, each library's table region, then one
+/// slot per function whose address is needed.
+pub fn layout(
+    libs: &[Library<'_>],
+    link: &Link<'_>,
+    options: &SynthOptions,
+    export_shims: &[ExportShim],
+) -> Result<Layout, SynthError> {
+    let mut problems = Vec::new();
+    let mut layout = Layout {
+        stack_size: options.stack_size,
+        memory_base: vec![0; libs.len()],
+        table_base: vec![0; libs.len()],
+        ..Layout::default()
+    };
+    let mut mem = align_up(u64::from(options.stack_size), 16);
+    let mut table: u64 = 1;
+    for &l in &link.instantiation_order {
+        let Some(lib) = libs.get(l) else { continue };
+        let mi = lib.mem_info;
+        mem = align_up(mem, u64::from(mi.memory_alignment));
+        table = align_up(table, u64::from(mi.table_alignment));
+        if let Some(b) = layout.memory_base.get_mut(l) {
+            *b = u32::try_from(mem).unwrap_or(u32::MAX);
+        }
+        if let Some(b) = layout.table_base.get_mut(l) {
+            *b = u32::try_from(table).unwrap_or(u32::MAX);
+        }
+        mem += u64::from(mi.memory_size);
+        table += u64::from(mi.table_size);
+        if mem > u64::from(u32::MAX) {
+            problems.push(format!(
+                "memory layout overflow: placing `{}` ({} bytes of data at alignment {}) goes past the 4 GiB of a 32-bit memory",
+                lib.name, mi.memory_size, mi.memory_alignment
+            ));
+            return Err(SynthError { problems });
+        }
+    }
+    let heap_base = align_up(mem, 16);
+    let heap_end = align_up(heap_base, PAGE);
+    if heap_end > 1 << 32 {
+        problems.push(format!(
+            "memory layout overflow: the stack ({} bytes) and all libraries' data need {heap_base} bytes, more than a 32-bit memory holds",
+            options.stack_size
+        ));
+        return Err(SynthError { problems });
+    }
+    layout.heap_base = u32::try_from(heap_base).unwrap_or(u32::MAX);
+    layout.heap_end = u32::try_from(heap_end.min(u64::from(u32::MAX))).unwrap_or(u32::MAX);
+    layout.memory_pages = u32::try_from(heap_end / PAGE).unwrap_or(u32::MAX);
+    layout.first_function_slot = u32::try_from(table).unwrap_or(u32::MAX);
+
+    // Function slots: GOT.func targets and shim targets, in instantiation order of the importer,
+    // then the component's exports.
+    let mut next = table;
+    let mut slot_for = |key: (usize, usize), slots: &mut IndexMap<(usize, usize), u32>| {
+        if !slots.contains_key(&key) {
+            slots.insert(key, u32::try_from(next).unwrap_or(u32::MAX));
+            next += 1;
+        }
+    };
+    for &l in &link.instantiation_order {
+        for b in link.bindings.get(l).into_iter().flatten() {
+            match *b {
+                Binding::FunctionAddress { library, export }
+                | Binding::Function {
+                    library,
+                    export,
+                    shim: true,
+                } => slot_for((library, export), &mut layout.function_slots),
+                _ => {}
+            }
+        }
+    }
+    for shim in export_shims {
+        slot_for((shim.library, shim.export), &mut layout.function_slots);
+    }
+    if next > u64::from(u32::MAX) {
+        problems.push(format!(
+            "table layout overflow: {next} slots needed, more than a 32-bit table index holds"
+        ));
+        return Err(SynthError { problems });
+    }
+    layout.table_size = u32::try_from(next).unwrap_or(u32::MAX);
+    Ok(layout)
+}
+
+fn enc_val(t: ValType) -> wasm_encoder::ValType {
+    match t {
+        ValType::I32 => wasm_encoder::ValType::I32,
+        ValType::I64 => wasm_encoder::ValType::I64,
+        ValType::F32 => wasm_encoder::ValType::F32,
+        ValType::F64 => wasm_encoder::ValType::F64,
+        ValType::V128 => wasm_encoder::ValType::V128,
+        ValType::Ref(r) => wasm_encoder::RefType::try_from(r)
+            .map(wasm_encoder::ValType::Ref)
+            .unwrap_or(wasm_encoder::ValType::Ref(RefType::FUNCREF)),
+    }
+}
+
+/// Function types of a module under construction, deduplicated.
+#[derive(Default)]
+struct Types {
+    section: TypeSection,
+    map: HashMap<FuncSig, u32>,
+}
+
+impl Types {
+    fn of(&mut self, sig: &FuncSig) -> u32 {
+        if let Some(&i) = self.map.get(sig) {
+            return i;
+        }
+        let i = self.section.len();
+        self.section.ty().function(
+            sig.params.iter().copied().map(enc_val),
+            sig.results.iter().copied().map(enc_val),
+        );
+        self.map.insert(sig.clone(), i);
+        i
+    }
+}
+
+/// Builds the main module's globals, deduplicated by export name.
+#[derive(Default)]
+struct Globals {
+    section: GlobalSection,
+    exports: Vec<(String, u32)>,
+    by_name: HashMap<String, u32>,
+}
+
+impl Globals {
+    /// Defines (once) an i32 global exported as `name` (with `:const` appended when immutable).
+    fn get(&mut self, name: &str, mutable: bool, value: i32) -> String {
+        let export = if mutable {
+            name.to_string()
+        } else {
+            format!("{name}:const")
+        };
+        if !self.by_name.contains_key(&export) {
+            let idx = self.section.len();
+            self.section.global(
+                GlobalType {
+                    val_type: wasm_encoder::ValType::I32,
+                    mutable,
+                    shared: false,
+                },
+                &ConstExpr::i32_const(value),
+            );
+            self.by_name.insert(export.clone(), idx);
+            self.exports.push((export.clone(), idx));
+        }
+        export
+    }
+
+    fn index(&self, export: &str) -> Option<u32> {
+        self.by_name.get(export).copied()
+    }
+}
+
+fn import_mutability(ty: &EntityType) -> bool {
+    matches!(ty, EntityType::Global(g) if g.mutable)
+}
+
+fn item_kind(ty: &EntityType) -> ItemKind {
+    match ty {
+        EntityType::Func(_) => ItemKind::Func,
+        EntityType::Global(_) => ItemKind::Global,
+        EntityType::Memory(_) => ItemKind::Memory,
+        EntityType::Table(_) => ItemKind::Table,
+        EntityType::Tag(_) => ItemKind::Tag,
+    }
+}
+
+fn wrap_i32(v: u32) -> i32 {
+    i32::from_ne_bytes(v.to_ne_bytes())
+}
+
+/// Synthesizes the main, init and stubs modules and the instantiation arguments of every kept
+/// library.
+///
+/// `export_shims` are the functions the main module must export under exact names (the
+/// component's exports, `cabi_realloc`); `custom_sections` are appended to the main module (the
+/// libraries' `component-type*` sections).
+pub fn synthesize(
+    libs: &[Library<'_>],
+    link: &Link<'_>,
+    options: &SynthOptions,
+    export_shims: &[ExportShim],
+    custom_sections: &[CustomSection<'_>],
+) -> Result<Synthesized, SynthError> {
+    let layout = layout(libs, link, options, export_shims)?;
+    let mut problems = Vec::new();
+    let lib_name = |l: usize| libs.get(l).map_or("?", |lib| lib.name);
+    let export_of = |l: usize, e: usize| libs.get(l).and_then(|lib| lib.exports.get(e));
+    let slot_of = |l: usize, e: usize| layout.function_slots.get(&(l, e)).copied();
+
+    // --- Stubs module -------------------------------------------------------------------------
+    let mut stub_names: Vec<String> = Vec::with_capacity(link.stubs.len());
+    let stubs = if link.stubs.is_empty() {
+        None
+    } else {
+        let mut types = Types::default();
+        let mut funcs = FunctionSection::new();
+        let mut code = CodeSection::new();
+        let mut exports = ExportSection::new();
+        let mut used: HashMap<&str, u32> = HashMap::new();
+        for (i, stub) in link.stubs.iter().enumerate() {
+            let n = used.entry(stub.name).or_default();
+            let name = if *n == 0 {
+                stub.name.to_string()
+            } else {
+                format!("{}:{n}", stub.name)
+            };
+            *n += 1;
+            funcs.function(types.of(&stub.sig));
+            let mut f = Function::new([]);
+            f.instructions().unreachable().end();
+            code.function(&f);
+            exports.export(
+                &name,
+                ExportKind::Func,
+                u32::try_from(i).unwrap_or(u32::MAX),
+            );
+            stub_names.push(name);
+        }
+        let mut m = Module::new();
+        m.section(&types.section)
+            .section(&funcs)
+            .section(&exports)
+            .section(&code);
+        Some(m.finish())
+    };
+
+    // --- Main module --------------------------------------------------------------------------
+    let mut types = Types::default();
+    let mut imports = ImportSection::new();
+    let mut passthrough: IndexMap<(&str, &str), (String, FuncSig)> = IndexMap::new();
+    let mut globals = Globals::default();
+    let sp = globals.get(names::STACK_POINTER, true, wrap_i32(layout.stack_size));
+    // The marker lets the component layer find this module inside the encoded component.
+    let marker = globals.get(MAIN_MARKER, true, 0);
+    let _ = marker;
+    let linker_data = |name: &str| -> Option<u32> {
+        Some(match name {
+            "__heap_base" => layout.heap_base,
+            "__heap_end" => layout.heap_end,
+            "__stack_low" => 0,
+            "__stack_high" => layout.stack_size,
+            "__init_stack_pointer" => layout.stack_size,
+            _ => return None,
+        })
+    };
+
+    // Runtime GOT.mem fixups the init module performs:
+    // (M's GOT global, M's memory-base global of the exporter, exporter, symbol).
+    let mut runtime_got: Vec<(String, String, usize, String)> = Vec::new();
+    // Import shims: target -> export name.
+    let mut import_shims: IndexMap<(usize, usize), String> = IndexMap::new();
+    let mut instances = Vec::new();
+
+    for &l in &link.instantiation_order {
+        let Some(lib) = libs.get(l) else { continue };
+        let mut args: IndexMap<String, Vec<ArgItem>> = IndexMap::new();
+        let lib_bindings = link.bindings.get(l).map_or(&[][..], |b| &b[..]);
+        for (import, binding) in lib.imports.iter().zip(lib_bindings) {
+            let kind = item_kind(&import.ty);
+            let mutable = import_mutability(&import.ty);
+            let source = match binding {
+                Binding::Linker => match &import.class {
+                    ImportClass::Memory => Source::Main(names::MEMORY.into()),
+                    ImportClass::Table => Source::Main(names::TABLE.into()),
+                    ImportClass::StackPointer => Source::Main(sp.clone()),
+                    ImportClass::MemoryBase => Source::Main(globals.get(
+                        &memory_base_name(lib.name),
+                        mutable,
+                        wrap_i32(layout.memory_base.get(l).copied().unwrap_or(0)),
+                    )),
+                    ImportClass::TableBase => Source::Main(globals.get(
+                        &table_base_name(lib.name),
+                        mutable,
+                        wrap_i32(layout.table_base.get(l).copied().unwrap_or(0)),
+                    )),
+                    _ => match linker_data(import.name) {
+                        Some(v) => Source::Main(globals.get(
+                            &format!("weld:linker:{}", import.name),
+                            mutable,
+                            wrap_i32(v),
+                        )),
+                        None => {
+                            problems.push(format!(
+                                "library `{}` imports `{}.{}`, which weld does not provide",
+                                lib.name, import.module, import.name
+                            ));
+                            continue;
+                        }
+                    },
+                },
+                Binding::Function {
+                    library,
+                    export,
+                    shim,
+                } => {
+                    let Some(target) = export_of(*library, *export) else {
+                        continue;
+                    };
+                    if *shim {
+                        let name = import_shims
+                            .entry((*library, *export))
+                            .or_insert_with(|| {
+                                format!("weld:shim:{}:{}", lib_name(*library), target.name)
+                            })
+                            .clone();
+                        Source::Main(name)
+                    } else {
+                        Source::Library(*library, target.name.to_string())
+                    }
+                }
+                Binding::Tag { library, export } => {
+                    let Some(target) = export_of(*library, *export) else {
+                        continue;
+                    };
+                    Source::Library(*library, target.name.to_string())
+                }
+                Binding::Stub(s) => Source::Stubs(stub_names.get(*s).cloned().unwrap_or_default()),
+                Binding::Null => Source::Main(globals.get("weld:null", mutable, 0)),
+                Binding::Data { library, export } => {
+                    let Some(target) = export_of(*library, *export) else {
+                        continue;
+                    };
+                    let name = format!("weld:got.mem:{}:{}", lib_name(*library), target.name);
+                    let base = layout.memory_base.get(*library).copied().unwrap_or(0);
+                    match target.const_i32 {
+                        Some(off) => Source::Main(globals.get(
+                            &name,
+                            mutable,
+                            wrap_i32(base.wrapping_add(off as u32)),
+                        )),
+                        None if mutable => {
+                            let existed = globals.index(&name).is_some();
+                            let g = globals.get(&name, true, 0);
+                            if !existed {
+                                let base_global = globals.get(
+                                    &memory_base_name(lib_name(*library)),
+                                    false,
+                                    wrap_i32(base),
+                                );
+                                runtime_got.push((
+                                    g.clone(),
+                                    base_global,
+                                    *library,
+                                    target.name.to_string(),
+                                ));
+                            }
+                            Source::Main(g)
+                        }
+                        None => {
+                            problems.push(format!(
+                                "library `{}` imports `GOT.mem.{}` as an immutable global, but `{}` does not give the symbol a constant offset, so its address is only known at run time",
+                                lib.name,
+                                import.name,
+                                lib_name(*library)
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                Binding::FunctionAddress { library, export } => {
+                    let Some(target) = export_of(*library, *export) else {
+                        continue;
+                    };
+                    let slot = slot_of(*library, *export).unwrap_or(0);
+                    Source::Main(globals.get(
+                        &format!("weld:got.func:{}:{}", lib_name(*library), target.name),
+                        mutable,
+                        wrap_i32(slot),
+                    ))
+                }
+                Binding::Component => {
+                    let EntityType::Func(sig) = &import.ty else {
+                        problems.push(format!(
+                            "library `{}` imports {} `{}.{}`; only functions can be imported from outside the dynamic-linking ABI",
+                            lib.name,
+                            import.ty.kind_name(),
+                            import.module,
+                            import.name
+                        ));
+                        continue;
+                    };
+                    let key = (import.module, import.name);
+                    match passthrough.get(&key) {
+                        Some((name, existing)) => {
+                            if existing != sig {
+                                problems.push(format!(
+                                    "libraries import `{}.{}` with different types: {existing} and {sig} (in `{}`)",
+                                    import.module, import.name, lib.name
+                                ));
+                            }
+                            Source::Main(name.clone())
+                        }
+                        None => {
+                            let name = format!("weld:import:{}:{}", import.module, import.name);
+                            passthrough.insert(key, (name.clone(), sig.clone()));
+                            Source::Main(name)
+                        }
+                    }
+                }
+            };
+            let items = args.entry(import.module.to_string()).or_default();
+            if !items.iter().any(|i| i.name == import.name) {
+                items.push(ArgItem {
+                    name: import.name.to_string(),
+                    kind,
+                    source,
+                });
+            }
+        }
+        instances.push(LibraryInstance {
+            library: l,
+            args: args.into_iter().collect(),
+        });
+    }
+
+    // Imports of the main module: the pass-through functions.
+    for ((module, name), (_, sig)) in &passthrough {
+        let ty = types.of(sig);
+        imports.import(module, name, EncEntity::Function(ty));
+    }
+    let imported_funcs = u32::try_from(passthrough.len()).unwrap_or(u32::MAX);
+
+    let mut funcs = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let mut exports = ExportSection::new();
+    let mut next_func = imported_funcs;
+    let mut shim_fn = |sig: &FuncSig, slot: u32, types: &mut Types| -> u32 {
+        let ty = types.of(sig);
+        funcs.function(ty);
+        let mut f = Function::new([]);
+        let mut ins = f.instructions();
+        for p in 0..sig.params.len() {
+            ins.local_get(u32::try_from(p).unwrap_or(u32::MAX));
+        }
+        ins.i32_const(wrap_i32(slot)).call_indirect(0, ty).end();
+        code.function(&f);
+        next_func += 1;
+        next_func - 1
+    };
+    let mut import_shim_info = Vec::new();
+    for (&(l, e), name) in &import_shims {
+        let (Some(target), Some(slot)) = (export_of(l, e), slot_of(l, e)) else {
+            continue;
+        };
+        let EntityType::Func(sig) = &target.ty else {
+            continue;
+        };
+        let f = shim_fn(sig, slot, &mut types);
+        exports.export(name, ExportKind::Func, f);
+        import_shim_info.push(ShimInfo {
+            export_name: name.clone(),
+            library: l,
+            export: e,
+            slot,
+        });
+    }
+    let mut export_shim_info = Vec::new();
+    for shim in export_shims {
+        let (Some(target), Some(slot)) = (
+            export_of(shim.library, shim.export),
+            slot_of(shim.library, shim.export),
+        ) else {
+            continue;
+        };
+        let EntityType::Func(sig) = &target.ty else {
+            problems.push(format!(
+                "`{}` exports `{}` as a {}, but the component needs a function",
+                lib_name(shim.library),
+                shim.name,
+                target.ty.kind_name()
+            ));
+            continue;
+        };
+        let f = shim_fn(sig, slot, &mut types);
+        exports.export(&shim.name, ExportKind::Func, f);
+        export_shim_info.push(ShimInfo {
+            export_name: shim.name.clone(),
+            library: shim.library,
+            export: shim.export,
+            slot,
+        });
+    }
+    for (i, ((_, _), (name, _))) in passthrough.iter().enumerate() {
+        exports.export(name, ExportKind::Func, u32::try_from(i).unwrap_or(u32::MAX));
+    }
+    // Globals every library may want, exported under their ABI names as well.
+    globals.get("__stack_low", true, 0);
+    globals.get("__stack_high", true, wrap_i32(layout.stack_size));
+    globals.get("__heap_base", true, wrap_i32(layout.heap_base));
+    globals.get("__heap_end", true, wrap_i32(layout.heap_end));
+    for (name, idx) in &globals.exports {
+        exports.export(name, ExportKind::Global, *idx);
+    }
+    exports.export(names::MEMORY, ExportKind::Memory, 0);
+    exports.export(names::TABLE, ExportKind::Table, 0);
+
+    let mut tables = TableSection::new();
+    tables.table(TableType {
+        element_type: RefType::FUNCREF,
+        minimum: u64::from(layout.table_size),
+        maximum: None,
+        table64: false,
+        shared: false,
+    });
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType {
+        minimum: u64::from(layout.memory_pages),
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+
+    let mut main = Module::new();
+    main.section(&types.section)
+        .section(&imports)
+        .section(&funcs)
+        .section(&tables)
+        .section(&memories)
+        .section(&globals.section)
+        .section(&exports)
+        .section(&code);
+    for c in custom_sections {
+        main.section(&wasm_encoder::CustomSection {
+            name: Cow::Borrowed(c.name),
+            data: Cow::Borrowed(c.data),
+        });
+    }
+
+    // --- Init module --------------------------------------------------------------------------
+    let mut itypes = Types::default();
+    let mut iimports = ImportSection::new();
+    let mut init_args: Vec<(String, InitArg)> = vec![("weld:main".into(), InitArg::Main)];
+    let lib_arg = |l: usize, init_args: &mut Vec<(String, InitArg)>| -> String {
+        let name = format!("lib:{}", lib_name(l));
+        if !init_args.iter().any(|(n, _)| *n == name) {
+            init_args.push((name.clone(), InitArg::Library(l)));
+        }
+        name
+    };
+    iimports.import(
+        "weld:main",
+        names::TABLE,
+        EncEntity::Table(TableType {
+            element_type: RefType::FUNCREF,
+            minimum: u64::from(layout.table_size),
+            maximum: None,
+            table64: false,
+            shared: false,
+        }),
+    );
+    let mut ifunc = 0u32;
+    let mut iglobal = 0u32;
+    // Element segment functions, in slot order.
+    let mut elem_funcs = Vec::with_capacity(layout.function_slots.len());
+    for &(l, e) in layout.function_slots.keys() {
+        let Some(EntityType::Func(sig)) = export_of(l, e).map(|x| &x.ty) else {
+            continue;
+        };
+        let module = lib_arg(l, &mut init_args);
+        let ty = itypes.of(sig);
+        iimports.import(
+            &module,
+            export_of(l, e).map_or("", |x| x.name),
+            EncEntity::Function(ty),
+        );
+        elem_funcs.push(ifunc);
+        ifunc += 1;
+    }
+    // Runtime GOT.mem fixups.
+    let mut fixups = Vec::new();
+    for (got, base_global, exporter, sym) in &runtime_got {
+        let module = lib_arg(*exporter, &mut init_args);
+        let i32g = |mutable| {
+            EncEntity::Global(GlobalType {
+                val_type: wasm_encoder::ValType::I32,
+                mutable,
+                shared: false,
+            })
+        };
+        iimports.import("weld:main", got, i32g(true));
+        iimports.import("weld:main", base_global, i32g(false));
+        iimports.import(&module, sym, i32g(false));
+        fixups.push((iglobal, iglobal + 1, iglobal + 2));
+        iglobal += 3;
+    }
+    let thunk = itypes.of(&FuncSig::default());
+    let mut calls = Vec::new();
+    for phase in [0, 1] {
+        for &l in &link.init_order {
+            let Some(lib) = libs.get(l) else { continue };
+            let which: &[SpecialExport] = if phase == 0 {
+                &[SpecialExport::ApplyDataRelocs]
+            } else {
+                &[SpecialExport::CallCtors, SpecialExport::Initialize]
+            };
+            for &w in which {
+                if let Some(export) = lib.special(w) {
+                    let module = lib_arg(l, &mut init_args);
+                    iimports.import(&module, export.name, EncEntity::Function(thunk));
+                    calls.push(ifunc);
+                    ifunc += 1;
+                }
+            }
+        }
+    }
+    let mut ifuncs = FunctionSection::new();
+    let mut icode = CodeSection::new();
+    ifuncs.function(thunk);
+    let start_index = ifunc;
+    let mut f = Function::new([]);
+    {
+        let mut ins = f.instructions();
+        for &(got, base, off) in &fixups {
+            ins.global_get(base)
+                .global_get(off)
+                .i32_add()
+                .global_set(got);
+        }
+        for &c in &calls {
+            ins.call(c);
+        }
+        ins.end();
+    }
+    icode.function(&f);
+    let mut elems = ElementSection::new();
+    if !elem_funcs.is_empty() {
+        elems.active(
+            Some(0),
+            &ConstExpr::i32_const(wrap_i32(layout.first_function_slot)),
+            Elements::Functions(Cow::Borrowed(&elem_funcs)),
+        );
+    }
+    let mut init = Module::new();
+    init.section(&itypes.section)
+        .section(&iimports)
+        .section(&ifuncs)
+        .section(&StartSection {
+            function_index: start_index,
+        })
+        .section(&elems)
+        .section(&icode);
+
+    if !problems.is_empty() {
+        return Err(SynthError { problems });
+    }
+    Ok(Synthesized {
+        layout,
+        main: main.finish(),
+        init: init.finish(),
+        init_args,
+        stubs,
+        instances,
+        import_shims: import_shim_info,
+        export_shims: export_shim_info,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+use super::*;
+use weld_graph::{Options, resolve};
+
+fn build(items: &[(&str, &str)], roots: &[bool]) -> (Vec<Vec<u8>>, Vec<String>) {
+    let bytes = items
+        .iter()
+        .map(|(_, w)| wat::parse_str(w).unwrap())
+        .collect();
+    let names = items.iter().map(|(n, _)| n.to_string()).collect();
+    let _ = roots;
+    (bytes, names)
+}
+
+fn libs<'a>(bytes: &'a [Vec<u8>], names: &'a [String]) -> Vec<Library<'a>> {
+    names
+        .iter()
+        .zip(bytes)
+        .map(|(n, b)| Library::parse(n, b).unwrap())
+        .collect()
+}
+
+#[test]
+fn layout_respects_alignment_and_order() {
+    let (b, n) = build(
+        &[
+            (
+                "a",
+                r#"(module (@dylink.0 (mem-info (memory 3 0) (table 2 0))) (import "env" "__memory_base" (global i32)))"#,
+            ),
+            (
+                "b",
+                r#"(module (@dylink.0 (mem-info (memory 10 6) (table 1 2))))"#,
+            ),
+        ],
+        &[true, true],
+    );
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true, true], &Options::default()).unwrap();
+    let l = layout(&libs, &link, &SynthOptions { stack_size: 100 }, &[]).unwrap();
+    // Stack [0,100) rounded to 112; a at 112 (align 1); b at 64-aligned 128.
+    assert_eq!(l.memory_base, [112, 128]);
+    // Slot 0 null; a's 2 slots at 1; b aligned to 4.
+    assert_eq!(l.table_base, [1, 4]);
+    assert_eq!(l.first_function_slot, 5);
+    assert_eq!(l.heap_base, 144);
+    assert_eq!(l.heap_end, 65536);
+    assert_eq!(l.memory_pages, 1);
+}
+
+#[test]
+fn memory_overflow_is_an_error() {
+    let (b, n) = build(
+        &[
+            (
+                "a",
+                r#"(module (@dylink.0 (mem-info (memory 0xfff00000 0))))"#,
+            ),
+            (
+                "b",
+                r#"(module (@dylink.0 (mem-info (memory 0xfff00000 0))))"#,
+            ),
+        ],
+        &[],
+    );
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true, true], &Options::default()).unwrap();
+    let err = layout(&libs, &link, &SynthOptions::default(), &[]).unwrap_err();
+    assert!(err.to_string().contains("memory layout overflow"), "{err}");
+}
+
+#[test]
+fn one_slot_per_function_shared_by_every_got_func() {
+    let (b, n) = build(
+        &[
+            (
+                "x",
+                r#"(module (@dylink.0) (import "GOT.func" "f" (global (mut i32))))"#,
+            ),
+            (
+                "y",
+                r#"(module (@dylink.0) (import "GOT.func" "f" (global (mut i32))) (func (export "f")))"#,
+            ),
+        ],
+        &[],
+    );
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
+    assert_eq!(out.layout.function_slots.len(), 1);
+    assert_eq!(out.layout.table_size, 2);
+    wasmparser::validate(&out.main).unwrap();
+    wasmparser::validate(&out.init).unwrap();
+    // Both libraries get the same main-module global.
+    let got = |l: usize| {
+        out.instances
+            .iter()
+            .find(|i| i.library == l)
+            .unwrap()
+            .args
+            .iter()
+            .find(|(m, _)| m == "GOT.func")
+            .unwrap()
+            .1[0]
+            .source
+            .clone()
+    };
+    assert_eq!(got(0), got(1));
+}
+
+#[test]
+fn cycle_gets_a_shim_and_stubs_module_traps() {
+    let (b, n) = build(
+        &[
+            (
+                "a",
+                r#"(module (@dylink.0 (needed "b")) (import "env" "g" (func (result i32))) (func (export "f") (result i32) call 0))"#,
+            ),
+            (
+                "b",
+                r#"(module (@dylink.0 (needed "a") (import-info "env" "w" binding-weak)) (import "env" "f" (func (result i32))) (import "env" "w" (func)) (func (export "g") (result i32) i32.const 7))"#,
+            ),
+        ],
+        &[],
+    );
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
+    assert_eq!(out.import_shims.len(), 1);
+    assert!(out.stubs.is_some());
+    wasmparser::validate(&out.main).unwrap();
+    wasmparser::validate(&out.init).unwrap();
+    wasmparser::validate(out.stubs.as_ref().unwrap()).unwrap();
+}

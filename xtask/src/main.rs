@@ -1,0 +1,43 @@
+//! Project automation: `cargo xtask <subcommand>` (an alias for
+//! `cargo run --quiet --package xtask --`, see `.cargo/config.toml`).
+//!
+//! Subcommands:
+//! - `demo`: link the bundled examples with weld and run the result in wasmtime.
+//! - `fixtures [--check]`: build the C test fixtures (`tests/fixtures/*.so`)
+//!   and the example libraries (`examples/*.so`), or with `--check` verify
+//!   that the committed ones are byte-identical to a fresh build.
+
+use std::process::ExitCode;
+
+mod demo;
+mod fixtures;
+
+const USAGE: &str = "\
+usage: cargo xtask <subcommand> [options]
+
+subcommands:
+  demo               link examples/*.so with weld and run the component in wasmtime
+  fixtures           rebuild tests/fixtures/*.so and examples/*.so from their C sources
+  fixtures --check   rebuild into a temporary directory and fail unless every
+                     committed .so is byte-identical to the fresh build
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("fixtures") => fixtures::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
+        None | Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown subcommand `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
