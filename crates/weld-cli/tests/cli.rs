@@ -149,7 +149,7 @@ fn errors_are_reported_with_exit_status_1() {
     let err = text(&out.stderr);
     assert!(
         err.contains(
-            "- library `libapp.so` needs `libbase.so` (dylink.0 NEEDED), but no input has that name"
+            "library `libapp.so` needs `libbase.so` (dylink.0 NEEDED), but no input has that name"
         ),
         "{err}"
     );

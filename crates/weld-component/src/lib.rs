@@ -156,7 +156,7 @@ pub struct Report {
     pub stubs: Vec<String>,
     /// Memory and table layout: (library, memory base, table base).
     pub layout: Vec<(String, u32, u32)>,
-    /// Heap base, heap end, table size.
+    /// `__heap_base`: the first byte after all libraries' data.
     pub heap_base: u32,
     /// End of the initial heap (page-aligned).
     pub heap_end: u32,
@@ -369,10 +369,20 @@ fn link(inputs: &[(String, Vec<u8>)], options: &LinkOptions) -> Result<Linked, L
     }
 
     // 2. Worlds.
-    let worlds = libs
-        .iter()
-        .map(decode_world)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut worlds = Vec::with_capacity(libs.len());
+    let mut world_errors = Vec::new();
+    for lib in &libs {
+        match decode_world(lib) {
+            Ok(w) => worlds.push(w),
+            Err(e) => {
+                world_errors.push(e.to_string());
+                worlds.push(None);
+            }
+        }
+    }
+    if !world_errors.is_empty() {
+        return Err(LinkError::World(world_errors.join("\n")));
+    }
     let roots: Vec<bool> = worlds
         .iter()
         .map(|w| {
@@ -433,7 +443,18 @@ fn link(inputs: &[(String, Vec<u8>)], options: &LinkOptions) -> Result<Linked, L
                 if export.name == "cabi_realloc" && *sig != realloc_sig {
                     continue;
                 }
-                by_name.entry(export.name).or_insert((l, e));
+                // Strong beats weak, then input order.
+                match by_name.get(export.name) {
+                    Some(&(pl, pe))
+                        if export.is_weak()
+                            || !libs
+                                .get(pl)
+                                .and_then(|x| x.exports.get(pe))
+                                .is_some_and(|x| x.is_weak()) => {}
+                    _ => {
+                        by_name.insert(export.name, (l, e));
+                    }
+                }
             }
         }
         for name in candidates {
@@ -519,13 +540,16 @@ fn scan(c0: &[u8]) -> Result<Spaces, LinkError> {
     for payload in Parser::new(0).parse_all(c0) {
         let payload = payload.map_err(bad)?;
         match payload {
-            Payload::ModuleSection { .. } if depth == 0 => {
-                // Find out whether this is the main module by its marker export.
-                s.modules += 1;
+            Payload::ModuleSection { .. } => {
+                // Nested modules' export sections tell whether it is the main module (by the
+                // marker export); only top-level modules count.
+                if depth == 0 {
+                    s.modules += 1;
+                }
                 depth += 1;
             }
             Payload::ComponentSection { .. } => depth += 1,
-            Payload::ExportSection(reader) if depth == 1 => {
+            Payload::ExportSection(reader) if depth == 1 && s.modules > 0 => {
                 for e in reader {
                     if e.map_err(bad)?.name == MAIN_MARKER {
                         main_module = Some(s.modules - 1);
@@ -695,7 +719,13 @@ fn make_report(libs: &[Library<'_>], link: &Link<'_>, synth: &Synthesized) -> Re
             .map_or("?".to_string(), |e| e.name.to_string())
     };
     let mut warnings = Vec::new();
-    for lib in libs {
+    for (i, lib) in libs.iter().enumerate() {
+        if lib.has_start_section && link.is_kept(i) {
+            warnings.push(format!(
+                "{}: has a start function; it runs when the library is instantiated, before any data relocation or constructor and before shim table slots are filled",
+                lib.name
+            ));
+        }
         for w in &lib.warnings {
             warnings.push(match w.offset {
                 Some(o) => format!("{}: at byte offset {o:#x}: {}", lib.name, w.message),

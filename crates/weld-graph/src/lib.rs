@@ -44,7 +44,7 @@
 #![warn(missing_docs)]
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::fmt;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -155,7 +155,7 @@ pub struct Link<'a> {
     /// Strongly connected components of the dependency graph with more than one library (or a
     /// library importing its own export), in instantiation order.
     pub cycles: Vec<Vec<usize>>,
-    /// Symbols defined strongly by several libraries that some import refers to.
+    /// Symbols that kept libraries are bound to and that other libraries define strongly too.
     pub duplicates: Vec<Duplicate<'a>>,
     /// The library exporting `_start`, if any.
     pub start: Option<usize>,
@@ -379,7 +379,10 @@ pub fn resolve<'a>(
         for &n in &lib.needed {
             match by_name.get(n) {
                 Some(&j) => {
-                    if let Some(edges) = needed_edges.get_mut(i) {
+                    // A library naming itself in NEEDED depends on nothing new.
+                    if j != i
+                        && let Some(edges) = needed_edges.get_mut(i)
+                    {
                         edges.push(j);
                     }
                 }
@@ -434,22 +437,27 @@ pub fn resolve<'a>(
 
     let mut stubs: Vec<Stub<'a>> = Vec::new();
     let mut stub_index: HashMap<(&'a str, FuncSig), usize> = HashMap::new();
-    let mut referenced: BTreeSet<&str> = BTreeSet::new();
     let mut bindings: Vec<Vec<Binding>> = Vec::with_capacity(libs.len());
+    // Unresolved imports only matter for libraries that are kept; they are reported after
+    // pruning (as wasm-tools does, which re-resolves after dropping unreachable libraries).
+    let mut unresolved_problems: Vec<(usize, Problem)> = Vec::new();
     // Edges importer -> exporter, with the number of direct function/tag imports.
     let mut ref_edges: Vec<HashMap<usize, u32>> = vec![HashMap::new(); libs.len()];
 
     for (i, lib) in libs.iter().enumerate() {
         let mut lib_bindings = Vec::with_capacity(lib.imports.len());
         for import in &lib.imports {
-            let unresolved = |expected: String, problems: &mut Vec<Problem>| {
-                problems.push(Problem::Unresolved {
-                    library: lib.name.to_string(),
-                    module: import.module.to_string(),
-                    name: import.name.to_string(),
-                    expected,
-                    candidates: describe_candidates(import.name),
-                });
+            let unresolved = |expected: String, problems: &mut Vec<(usize, Problem)>| {
+                problems.push((
+                    i,
+                    Problem::Unresolved {
+                        library: lib.name.to_string(),
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        expected,
+                        candidates: describe_candidates(import.name),
+                    },
+                ));
                 Binding::Null
             };
             let edge = |ref_edges: &mut Vec<HashMap<usize, u32>>, to: usize, weight: u32| {
@@ -489,11 +497,10 @@ pub fn resolve<'a>(
                         });
                         Binding::Null
                     } else {
-                        unresolved(import.ty.to_string(), &mut problems)
+                        unresolved(import.ty.to_string(), &mut unresolved_problems)
                     }
                 }
                 ImportClass::Function(sig) => {
-                    referenced.insert(import.name);
                     let fits = |t: &EntityType| matches!(t, EntityType::Func(s) if s == sig);
                     match pick(import.name, &fits) {
                         Some((l, e)) => {
@@ -518,11 +525,10 @@ pub fn resolve<'a>(
                             }
                             Binding::Stub(idx)
                         }
-                        None => unresolved(import.ty.to_string(), &mut problems),
+                        None => unresolved(import.ty.to_string(), &mut unresolved_problems),
                     }
                 }
                 ImportClass::EnvTag(sig) => {
-                    referenced.insert(import.name);
                     let fits = |t: &EntityType| matches!(t, EntityType::Tag(s) if s == sig);
                     match pick(import.name, &fits) {
                         Some((l, e)) => {
@@ -532,15 +538,19 @@ pub fn resolve<'a>(
                                 export: e,
                             }
                         }
-                        None => unresolved(import.ty.to_string(), &mut problems),
+                        None => unresolved(import.ty.to_string(), &mut unresolved_problems),
                     }
                 }
                 ImportClass::GotMem => {
                     if LINKER_DATA_SYMBOLS.contains(&import.name) {
                         Binding::Linker
                     } else {
-                        referenced.insert(import.name);
-                        let fits = |t: &EntityType| matches!(t, EntityType::Global(g) if g.content_type == ValType::I32);
+                        // Data symbols are immutable i32 globals holding an offset from the
+                        // exporter's `__memory_base`.
+                        let fits = |t: &EntityType| {
+                            matches!(t, EntityType::Global(g)
+                                if g.content_type == ValType::I32 && !g.mutable)
+                        };
                         match pick(import.name, &fits) {
                             Some((l, e)) => {
                                 edge(&mut ref_edges, l, 0);
@@ -549,15 +559,17 @@ pub fn resolve<'a>(
                                     export: e,
                                 }
                             }
-                            None if import.weak => Binding::Null,
-                            None => {
-                                unresolved("the address of a data symbol".into(), &mut problems)
+                            None if import.weak && describe_candidates(import.name).is_empty() => {
+                                Binding::Null
                             }
+                            None => unresolved(
+                                "the address of a data symbol (an immutable i32 global)".into(),
+                                &mut unresolved_problems,
+                            ),
                         }
                     }
                 }
                 ImportClass::GotFunc => {
-                    referenced.insert(import.name);
                     let fits = |t: &EntityType| matches!(t, EntityType::Func(_));
                     match pick(import.name, &fits) {
                         Some((l, e)) => {
@@ -567,8 +579,12 @@ pub fn resolve<'a>(
                                 export: e,
                             }
                         }
-                        None if import.weak => Binding::Null,
-                        None => unresolved("the address of a function".into(), &mut problems),
+                        None if import.weak && describe_candidates(import.name).is_empty() => {
+                            Binding::Null
+                        }
+                        None => {
+                            unresolved("the address of a function".into(), &mut unresolved_problems)
+                        }
                     }
                 }
                 ImportClass::Other => Binding::Component,
@@ -576,28 +592,6 @@ pub fn resolve<'a>(
             lib_bindings.push(binding);
         }
         bindings.push(lib_bindings);
-    }
-
-    // Duplicate strong definitions of referenced symbols.
-    let mut duplicates = Vec::new();
-    for &name in &referenced {
-        let Some(cands) = defs.get(name) else {
-            continue;
-        };
-        let strong: Vec<usize> = cands
-            .iter()
-            .filter(|&&c| export_of(c).is_some_and(|e| !e.is_weak()))
-            .map(|&(l, _)| l)
-            .collect();
-        if let [winner, losers @ ..] = strong.as_slice()
-            && !losers.is_empty()
-        {
-            duplicates.push(Duplicate {
-                name,
-                winner: *winner,
-                losers: losers.to_vec(),
-            });
-        }
     }
 
     // `_start`.
@@ -616,9 +610,8 @@ pub fn resolve<'a>(
         });
     }
 
-    if !problems.is_empty() {
-        return Err(LinkError { problems });
-    }
+    // Problems so far do not stop the graph from being built: pruning decides which unresolved
+    // imports matter, and everything is reported together below.
 
     // The dependency graph over all libraries: NEEDED and every resolved reference.
     let mut graph: DiGraph<usize, u32> = DiGraph::with_capacity(libs.len(), 0);
@@ -672,6 +665,15 @@ pub fn resolve<'a>(
         }
     }
     let is_kept = |i: usize| matches!(kept.get(i), Some(Some(_)));
+    problems.extend(
+        unresolved_problems
+            .into_iter()
+            .filter(|(i, _)| is_kept(*i))
+            .map(|(_, p)| p),
+    );
+    if !problems.is_empty() {
+        return Err(LinkError { problems });
+    }
 
     // Instantiation order over kept libraries.
     let kept_graph = graph.filter_map(|_, &lib| is_kept(lib).then_some(lib), |_, &w| Some(w));
@@ -725,6 +727,58 @@ pub fn resolve<'a>(
     }
     if !problems.is_empty() {
         return Err(LinkError { problems });
+    }
+
+    // Duplicate strong definitions of symbols kept libraries are bound to: the other strong
+    // definitions of the same name that would have fit the import too.
+    let mut bound: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (i, lib_bindings) in bindings.iter().enumerate() {
+        if !is_kept(i) {
+            continue;
+        }
+        for b in lib_bindings {
+            if let Binding::Function {
+                library, export, ..
+            }
+            | Binding::Data { library, export }
+            | Binding::FunctionAddress { library, export }
+            | Binding::Tag { library, export } = *b
+                && let Some(e) = export_of((library, export))
+            {
+                bound.entry(e.name).or_insert((library, export));
+            }
+        }
+    }
+    let mut duplicates = Vec::new();
+    for (name, (wl, we)) in bound {
+        let Some(winner) = export_of((wl, we)) else {
+            continue;
+        };
+        if winner.is_weak() {
+            continue;
+        }
+        let same_kind = |t: &EntityType| match (&winner.ty, t) {
+            (EntityType::Func(a), EntityType::Func(b)) => a == b,
+            (EntityType::Global(_), EntityType::Global(_)) => true,
+            (EntityType::Tag(a), EntityType::Tag(b)) => a == b,
+            _ => false,
+        };
+        let losers: Vec<usize> = defs
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|&&(l, e)| {
+                l != wl && export_of((l, e)).is_some_and(|x| !x.is_weak() && same_kind(&x.ty))
+            })
+            .map(|&(l, _)| l)
+            .collect();
+        if !losers.is_empty() {
+            duplicates.push(Duplicate {
+                name,
+                winner: wl,
+                losers,
+            });
+        }
     }
 
     // Initialization order: NEEDED only, dependencies first, ties by input order.

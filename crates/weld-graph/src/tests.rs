@@ -282,3 +282,47 @@ fn long_chain_is_fast_enough_to_not_be_quadratic_in_practice() {
     assert_eq!(link.instantiation_order[0], n - 1);
     assert_eq!(link.init_order[0], n - 1);
 }
+
+#[test]
+fn unresolved_imports_of_pruned_libraries_do_not_matter() {
+    let root = lib(r#"(module (@dylink.0) (func (export "r")))"#);
+    let broken = lib(r#"(module (@dylink.0) (import "env" "nowhere" (func)))"#);
+    let items = [("root", root), ("broken", broken)];
+    let libs = parse(&items);
+    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    assert_eq!(link.kept[1], None);
+    // Kept, it is an error.
+    let err = resolve(&libs, &[true, true], &Options::default()).unwrap_err();
+    assert!(err.to_string().contains("`nowhere`"), "{err}");
+}
+
+#[test]
+fn got_mem_needs_an_immutable_i32_global() {
+    let def = lib(r#"(module (@dylink.0) (global (export "d") (mut i32) (i32.const 8)))"#);
+    let user = lib(r#"(module (@dylink.0) (import "GOT.mem" "d" (global (mut i32))))"#);
+    let items = [("user", user), ("libdef.so", def)];
+    let libs = parse(&items);
+    let err = resolve(&libs, &[true, false], &Options::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("`libdef.so` exports global mut i32"), "{msg}");
+}
+
+#[test]
+fn duplicates_name_the_definition_actually_used() {
+    // `f` is defined with two types; the import binds to the one that fits, and only the
+    // other definition of the same kind and a strong binding counts as a duplicate.
+    let a = lib(r#"(module (@dylink.0) (func (export "f") (param i64)))"#);
+    let b = lib(r#"(module (@dylink.0) (func (export "f") (param i32)))"#);
+    let c = lib(r#"(module (@dylink.0) (func (export "f") (param i32)))"#);
+    let user = lib(r#"(module (@dylink.0) (import "env" "f" (func (param i32))))"#);
+    let items = [("user", user), ("a", a), ("b", b), ("c", c)];
+    let libs = parse(&items);
+    let link = resolve(&libs, &[true, false, false, false], &Options::default()).unwrap();
+    assert!(matches!(
+        link.bindings[0][0],
+        Binding::Function { library: 2, .. }
+    ));
+    assert_eq!(link.duplicates.len(), 1);
+    assert_eq!(link.duplicates[0].winner, 2);
+    assert_eq!(link.duplicates[0].losers, [3]);
+}

@@ -286,9 +286,10 @@ impl Export<'_> {
             )
     }
 
-    /// Whether this export can be the target of `GOT.mem`: an `i32` global.
+    /// Whether this export can be the target of `GOT.mem`: an immutable `i32` global (its value
+    /// is the symbol's offset from the library's `__memory_base`).
     pub fn is_data(&self) -> bool {
-        matches!(&self.ty, EntityType::Global(g) if g.content_type == ValType::I32)
+        matches!(&self.ty, EntityType::Global(g) if g.content_type == ValType::I32 && !g.mutable)
     }
 }
 

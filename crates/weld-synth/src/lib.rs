@@ -47,7 +47,7 @@
 #![warn(missing_docs)]
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use indexmap::IndexMap;
@@ -113,8 +113,11 @@ pub struct Layout {
     /// Table size (slot 0 is the null function pointer).
     pub table_size: u32,
     /// Table slot of every function whose address is needed: `(library, export) -> slot`, in slot
-    /// order.
+    /// order. The export is the library's first export of that function, so a function exported
+    /// under several names still has one slot.
     pub function_slots: IndexMap<(usize, usize), u32>,
+    /// The slot of every `(library, export)` pair that asked for one (any of a function's names).
+    pub slot_by_export: HashMap<(usize, usize), u32>,
 }
 
 /// Where an item passed to a library's import comes from.
@@ -231,10 +234,12 @@ impl std::error::Error for SynthError {}
 /// The main module's export name of a marker global identifying it inside a component.
 pub const MAIN_MARKER: &str = "weld:main";
 
-fn memory_base_name(lib: &str) -> String {
+// Private export names of the main module are built from indices, never from library or symbol
+// names, so that no two can collide whatever characters the inputs' names contain.
+fn memory_base_name(lib: usize) -> String {
     format!("weld:memory-base:{lib}")
 }
-fn table_base_name(lib: &str) -> String {
+fn table_base_name(lib: usize) -> String {
     format!("weld:table-base:{lib}")
 }
 
@@ -256,6 +261,13 @@ pub fn layout(
     export_shims: &[ExportShim],
 ) -> Result<Layout, SynthError> {
     let mut problems = Vec::new();
+    if !options.stack_size.is_multiple_of(16) {
+        problems.push(format!(
+            "stack size {} is not a multiple of 16 (the C ABI keeps the stack pointer 16-byte aligned)",
+            options.stack_size
+        ));
+        return Err(SynthError { problems });
+    }
     let mut layout = Layout {
         stack_size: options.stack_size,
         memory_base: vec![0; libs.len()],
@@ -287,7 +299,7 @@ pub fn layout(
     }
     let heap_base = align_up(mem, 16);
     let heap_end = align_up(heap_base, PAGE);
-    if heap_end > 1 << 32 {
+    if heap_end > u64::from(u32::MAX) {
         problems.push(format!(
             "memory layout overflow: the stack ({} bytes) and all libraries' data need {heap_base} bytes, more than a 32-bit memory holds",
             options.stack_size
@@ -301,12 +313,41 @@ pub fn layout(
 
     // Function slots: GOT.func targets and shim targets, in instantiation order of the importer,
     // then the component's exports.
-    let mut next = table;
-    let mut slot_for = |key: (usize, usize), slots: &mut IndexMap<(usize, usize), u32>| {
-        if !slots.contains_key(&key) {
-            slots.insert(key, u32::try_from(next).unwrap_or(u32::MAX));
-            next += 1;
+    // Each function gets one slot, whichever of its export names asks: canonicalise to the
+    // library's first export of that function index.
+    let mut canonical: HashMap<(usize, u32), usize> = HashMap::new();
+    for &l in &link.instantiation_order {
+        for (e, export) in libs
+            .get(l)
+            .map_or(&[][..], |x| &x.exports[..])
+            .iter()
+            .enumerate()
+        {
+            if matches!(export.ty, EntityType::Func(_)) {
+                canonical.entry((l, export.index)).or_insert(e);
+            }
         }
+    }
+    let mut next = table;
+    let mut slot_for = |key: (usize, usize), layout: &mut Layout| {
+        if layout.slot_by_export.contains_key(&key) {
+            return;
+        }
+        let (l, e) = key;
+        let func = libs.get(l).and_then(|x| x.exports.get(e)).map(|x| x.index);
+        let canon = func
+            .and_then(|f| canonical.get(&(l, f)).copied())
+            .map_or(key, |ce| (l, ce));
+        let slot = match layout.function_slots.get(&canon) {
+            Some(&slot) => slot,
+            None => {
+                let slot = u32::try_from(next).unwrap_or(u32::MAX);
+                layout.function_slots.insert(canon, slot);
+                next += 1;
+                slot
+            }
+        };
+        layout.slot_by_export.insert(key, slot);
     };
     for &l in &link.instantiation_order {
         for b in link.bindings.get(l).into_iter().flatten() {
@@ -316,13 +357,13 @@ pub fn layout(
                     library,
                     export,
                     shim: true,
-                } => slot_for((library, export), &mut layout.function_slots),
+                } => slot_for((library, export), &mut layout),
                 _ => {}
             }
         }
     }
     for shim in export_shims {
-        slot_for((shim.library, shim.export), &mut layout.function_slots);
+        slot_for((shim.library, shim.export), &mut layout);
     }
     if next > u64::from(u32::MAX) {
         problems.push(format!(
@@ -441,7 +482,7 @@ pub fn synthesize(
     let mut problems = Vec::new();
     let lib_name = |l: usize| libs.get(l).map_or("?", |lib| lib.name);
     let export_of = |l: usize, e: usize| libs.get(l).and_then(|lib| lib.exports.get(e));
-    let slot_of = |l: usize, e: usize| layout.function_slots.get(&(l, e)).copied();
+    let slot_of = |l: usize, e: usize| layout.slot_by_export.get(&(l, e)).copied();
 
     // --- Stubs module -------------------------------------------------------------------------
     let mut stub_names: Vec<String> = Vec::with_capacity(link.stubs.len());
@@ -510,6 +551,7 @@ pub fn synthesize(
     for &l in &link.instantiation_order {
         let Some(lib) = libs.get(l) else { continue };
         let mut args: IndexMap<String, Vec<ArgItem>> = IndexMap::new();
+        let mut seen_fields: HashSet<(&str, &str)> = HashSet::new();
         let lib_bindings = link.bindings.get(l).map_or(&[][..], |b| &b[..]);
         for (import, binding) in lib.imports.iter().zip(lib_bindings) {
             let kind = item_kind(&import.ty);
@@ -520,12 +562,12 @@ pub fn synthesize(
                     ImportClass::Table => Source::Main(names::TABLE.into()),
                     ImportClass::StackPointer => Source::Main(sp.clone()),
                     ImportClass::MemoryBase => Source::Main(globals.get(
-                        &memory_base_name(lib.name),
+                        &memory_base_name(l),
                         mutable,
                         wrap_i32(layout.memory_base.get(l).copied().unwrap_or(0)),
                     )),
                     ImportClass::TableBase => Source::Main(globals.get(
-                        &table_base_name(lib.name),
+                        &table_base_name(l),
                         mutable,
                         wrap_i32(layout.table_base.get(l).copied().unwrap_or(0)),
                     )),
@@ -555,9 +597,7 @@ pub fn synthesize(
                     if *shim {
                         let name = import_shims
                             .entry((*library, *export))
-                            .or_insert_with(|| {
-                                format!("weld:shim:{}:{}", lib_name(*library), target.name)
-                            })
+                            .or_insert_with(|| format!("weld:shim:{library}:{export}"))
                             .clone();
                         Source::Main(name)
                     } else {
@@ -576,7 +616,7 @@ pub fn synthesize(
                     let Some(target) = export_of(*library, *export) else {
                         continue;
                     };
-                    let name = format!("weld:got.mem:{}:{}", lib_name(*library), target.name);
+                    let name = format!("weld:got.mem:{library}:{export}");
                     let base = layout.memory_base.get(*library).copied().unwrap_or(0);
                     match target.const_i32 {
                         Some(off) => Source::Main(globals.get(
@@ -588,11 +628,8 @@ pub fn synthesize(
                             let existed = globals.index(&name).is_some();
                             let g = globals.get(&name, true, 0);
                             if !existed {
-                                let base_global = globals.get(
-                                    &memory_base_name(lib_name(*library)),
-                                    false,
-                                    wrap_i32(base),
-                                );
+                                let base_global =
+                                    globals.get(&memory_base_name(*library), false, wrap_i32(base));
                                 runtime_got.push((
                                     g.clone(),
                                     base_global,
@@ -614,12 +651,9 @@ pub fn synthesize(
                     }
                 }
                 Binding::FunctionAddress { library, export } => {
-                    let Some(target) = export_of(*library, *export) else {
-                        continue;
-                    };
                     let slot = slot_of(*library, *export).unwrap_or(0);
                     Source::Main(globals.get(
-                        &format!("weld:got.func:{}:{}", lib_name(*library), target.name),
+                        &format!("weld:got.func:{slot}"),
                         mutable,
                         wrap_i32(slot),
                     ))
@@ -647,7 +681,7 @@ pub fn synthesize(
                             Source::Main(name.clone())
                         }
                         None => {
-                            let name = format!("weld:import:{}:{}", import.module, import.name);
+                            let name = format!("weld:import:{}", passthrough.len());
                             passthrough.insert(key, (name.clone(), sig.clone()));
                             Source::Main(name)
                         }
@@ -655,7 +689,7 @@ pub fn synthesize(
                 }
             };
             let items = args.entry(import.module.to_string()).or_default();
-            if !items.iter().any(|i| i.name == import.name) {
+            if seen_fields.insert((import.module, import.name)) {
                 items.push(ArgItem {
                     name: import.name.to_string(),
                     kind,
@@ -750,18 +784,62 @@ pub fn synthesize(
     exports.export(names::MEMORY, ExportKind::Memory, 0);
     exports.export(names::TABLE, ExportKind::Table, 0);
 
+    // The shared memory and table must satisfy every library's import limits.
+    let mut mem_min = u64::from(layout.memory_pages);
+    let mut mem_max: Option<(u64, &str)> = None;
+    let mut table_min = u64::from(layout.table_size);
+    let mut table_max: Option<(u64, &str)> = None;
+    for &l in &link.instantiation_order {
+        let Some(lib) = libs.get(l) else { continue };
+        for import in &lib.imports {
+            match (&import.class, &import.ty) {
+                (ImportClass::Memory, EntityType::Memory(m)) => {
+                    mem_min = mem_min.max(m.initial);
+                    if let Some(max) = m.maximum
+                        && mem_max.is_none_or(|(x, _)| max < x)
+                    {
+                        mem_max = Some((max, lib.name));
+                    }
+                }
+                (ImportClass::Table, EntityType::Table(t)) => {
+                    table_min = table_min.max(t.initial);
+                    if let Some(max) = t.maximum
+                        && table_max.is_none_or(|(x, _)| max < x)
+                    {
+                        table_max = Some((max, lib.name));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some((max, lib)) = mem_max
+        && max < mem_min
+    {
+        problems.push(format!(
+            "library `{lib}` imports `env.memory` with at most {max} pages, but the stack and all libraries' data need {mem_min} pages"
+        ));
+    }
+    if let Some((max, lib)) = table_max
+        && max < table_min
+    {
+        problems.push(format!(
+            "library `{lib}` imports `env.__indirect_function_table` with at most {max} slots, but the link needs {table_min}"
+        ));
+    }
+
     let mut tables = TableSection::new();
     tables.table(TableType {
         element_type: RefType::FUNCREF,
-        minimum: u64::from(layout.table_size),
-        maximum: None,
+        minimum: table_min,
+        maximum: table_max.map(|(m, _)| m),
         table64: false,
         shared: false,
     });
     let mut memories = MemorySection::new();
     memories.memory(MemoryType {
-        minimum: u64::from(layout.memory_pages),
-        maximum: None,
+        minimum: mem_min,
+        maximum: mem_max.map(|(m, _)| m),
         memory64: false,
         shared: false,
         page_size_log2: None,
@@ -787,9 +865,10 @@ pub fn synthesize(
     let mut itypes = Types::default();
     let mut iimports = ImportSection::new();
     let mut init_args: Vec<(String, InitArg)> = vec![("weld:main".into(), InitArg::Main)];
-    let lib_arg = |l: usize, init_args: &mut Vec<(String, InitArg)>| -> String {
-        let name = format!("lib:{}", lib_name(l));
-        if !init_args.iter().any(|(n, _)| *n == name) {
+    let mut init_arg_libs: HashSet<usize> = HashSet::new();
+    let mut lib_arg = |l: usize, init_args: &mut Vec<(String, InitArg)>| -> String {
+        let name = format!("lib:{l}");
+        if init_arg_libs.insert(l) {
             init_args.push((name.clone(), InitArg::Library(l)));
         }
         name
@@ -799,8 +878,8 @@ pub fn synthesize(
         names::TABLE,
         EncEntity::Table(TableType {
             element_type: RefType::FUNCREF,
-            minimum: u64::from(layout.table_size),
-            maximum: None,
+            minimum: table_min,
+            maximum: table_max.map(|(m, _)| m),
             table64: false,
             shared: false,
         }),

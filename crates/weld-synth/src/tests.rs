@@ -36,9 +36,9 @@ fn layout_respects_alignment_and_order() {
     );
     let libs = libs(&b, &n);
     let link = resolve(&libs, &[true, true], &Options::default()).unwrap();
-    let l = layout(&libs, &link, &SynthOptions { stack_size: 100 }, &[]).unwrap();
-    // Stack [0,100) rounded to 112; a at 112 (align 1); b at 64-aligned 128.
-    assert_eq!(l.memory_base, [112, 128]);
+    let l = layout(&libs, &link, &SynthOptions { stack_size: 96 }, &[]).unwrap();
+    // Stack [0,96); a at 96 (align 1); b at 64-aligned 128.
+    assert_eq!(l.memory_base, [96, 128]);
     // Slot 0 null; a's 2 slots at 1; b aligned to 4.
     assert_eq!(l.table_base, [1, 4]);
     assert_eq!(l.first_function_slot, 5);
@@ -130,4 +130,56 @@ fn cycle_gets_a_shim_and_stubs_module_traps() {
     wasmparser::validate(&out.main).unwrap();
     wasmparser::validate(&out.init).unwrap();
     wasmparser::validate(out.stubs.as_ref().unwrap()).unwrap();
+}
+
+#[test]
+fn unaligned_stack_size_is_an_error() {
+    let (b, n) = build(&[("a", "(module (@dylink.0))")], &[]);
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true], &Options::default()).unwrap();
+    let err = layout(&libs, &link, &SynthOptions { stack_size: 100 }, &[]).unwrap_err();
+    assert!(err.to_string().contains("not a multiple of 16"), "{err}");
+}
+
+#[test]
+fn function_exported_under_two_names_has_one_slot() {
+    let (b, n) = build(
+        &[
+            (
+                "x",
+                r#"(module (@dylink.0) (import "GOT.func" "f" (global (mut i32))) (import "GOT.func" "g" (global (mut i32))))"#,
+            ),
+            (
+                "y",
+                r#"(module (@dylink.0) (func $f) (export "f" (func $f)) (export "g" (func $f)))"#,
+            ),
+        ],
+        &[],
+    );
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
+    assert_eq!(out.layout.function_slots.len(), 1);
+    assert_eq!(out.layout.slot_by_export.len(), 2);
+    let got = &out.instances.iter().find(|i| i.library == 0).unwrap().args[0].1;
+    assert_eq!(got[0].source, got[1].source);
+}
+
+#[test]
+fn memory_import_maximum_is_respected_or_reported() {
+    let (b, n) = build(
+        &[(
+            "a",
+            r#"(module (@dylink.0 (mem-info (memory 100 0))) (import "env" "memory" (memory 1 2)))"#,
+        )],
+        &[],
+    );
+    let libs = libs(&b, &n);
+    let link = resolve(&libs, &[true], &Options::default()).unwrap();
+    // The default 1 MiB stack needs 17 pages; the import allows 2.
+    let err = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap_err();
+    assert!(err.to_string().contains("at most 2 pages"), "{err}");
+    // A 64 KiB stack fits.
+    let out = synthesize(&libs, &link, &SynthOptions { stack_size: 65536 }, &[], &[]).unwrap();
+    wasmparser::validate(&out.main).unwrap();
 }
