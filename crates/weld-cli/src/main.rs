@@ -50,6 +50,11 @@ struct LinkArgs {
     #[arg(long)]
     stub_missing_functions: bool,
 
+    /// What a symbol defined strongly by several libraries is: a warning (the first definition
+    /// in input order is used) or an error.
+    #[arg(long, value_name = "warn|error", default_value = "warn")]
+    duplicate_symbols: DuplicatePolicy,
+
     /// Write the component in the WebAssembly text format.
     #[arg(short = 't', long)]
     wat: bool,
@@ -57,6 +62,12 @@ struct LinkArgs {
     /// Explain the link: libraries kept or pruned and why, shims, duplicates, layout.
     #[arg(short, long)]
     verbose: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DuplicatePolicy {
+    Warn,
+    Error,
 }
 
 #[derive(Args)]
@@ -103,6 +114,7 @@ pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
 fn link(args: LinkArgs) -> Result<()> {
     let mut linker = weld_component::Linker::default();
     let mut read_errors = Vec::new();
+    let mut paths: Vec<(String, PathBuf)> = Vec::new();
     for spec in &args.libraries {
         let (name, path) = match spec.split_once('=') {
             Some((name, path)) if !name.is_empty() => (name.to_string(), PathBuf::from(path)),
@@ -117,7 +129,8 @@ fn link(args: LinkArgs) -> Result<()> {
         };
         match read_module(&path) {
             Ok(bytes) => {
-                linker.library(name, bytes);
+                linker.library(name.clone(), bytes);
+                paths.push((name, path));
             }
             Err(e) => read_errors.push(format!("{e:#}")),
         }
@@ -128,8 +141,25 @@ fn link(args: LinkArgs) -> Result<()> {
     linker
         .stack_size(args.stack_size)
         .validate(args.validate)
-        .stub_missing_functions(args.stub_missing_functions);
-    let linked = linker.encode()?;
+        .stub_missing_functions(args.stub_missing_functions)
+        .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));
+    let linked = match linker.encode() {
+        Ok(l) => l,
+        Err(weld_component::LinkError::Parse(errors)) => {
+            // Name the file as well as the library.
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| match paths.iter().find(|(n, _)| *n == e.library) {
+                    Some((_, path)) if path.as_os_str() != e.library.as_str() => {
+                        format!("`{}` (library `{}`): {}", path.display(), e.library, at(e))
+                    }
+                    _ => format!("`{}`: {}", e.library, at(e)),
+                })
+                .collect();
+            bail!("malformed input:\n  {}", lines.join("\n  "));
+        }
+        Err(e) => return Err(e.into()),
+    };
     for w in &linked.report.warnings {
         eprintln!("warning: {w}");
     }
@@ -148,4 +178,12 @@ fn link(args: LinkArgs) -> Result<()> {
     std::fs::write(&args.output, out)
         .with_context(|| format!("cannot write `{}`", args.output.display()))?;
     Ok(())
+}
+
+/// A parse error's position and message.
+fn at(e: &weld_module::ParseError) -> String {
+    match e.offset {
+        Some(o) => format!("at byte offset {o:#x}: {}", e.message),
+        None => e.message.clone(),
+    }
 }

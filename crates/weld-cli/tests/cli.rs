@@ -157,3 +157,64 @@ fn errors_are_reported_with_exit_status_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read `no/such/file.so`"));
 }
+
+#[test]
+fn malformed_input_names_file_library_and_offset() {
+    let bad = tmp("bad.so");
+    // A valid header followed by a truncated section.
+    std::fs::write(&bad, b"\0asm\x01\0\0\0\x01\x05\x01").unwrap();
+    let out_path = tmp("bad.wasm");
+    let spec = format!("libbad.so={}", bad.display());
+    let out = weld(&["link", &spec, "-o", out_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("malformed input"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "`{}` (library `libbad.so`): at byte offset 0x",
+            bad.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_symbols_warn_by_default_and_can_be_errors() {
+    let dir = tmp("dups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lib = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let a = lib("a.wat", r#"(module (@dylink.0) (func (export "f")))"#);
+    let b = lib("b.wat", r#"(module (@dylink.0) (func (export "f")))"#);
+    let user = lib(
+        "user.wat",
+        r#"(module (@dylink.0) (import "env" "f" (func)) (func (export "_start") call 0))"#,
+    );
+    let out_path = dir.join("out.wasm");
+    let out_str = out_path.to_str().unwrap();
+    let out = weld(&["link", &user, &a, &b, "-o", out_str]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("warning: symbol `f` is defined by a.wat and also by b.wat"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = weld(&[
+        "link",
+        &user,
+        &a,
+        &b,
+        "-o",
+        out_str,
+        "--duplicate-symbols=error",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error: symbol `f` is defined by `a.wat` and also by `b.wat`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -68,6 +68,9 @@ pub struct LinkOptions {
     pub validate: bool,
     /// Bind unresolved strong function imports to trapping stubs.
     pub stub_missing_functions: bool,
+    /// Make symbols defined strongly by several libraries an error (default: a warning, and the
+    /// first definition in input order is used).
+    pub duplicate_symbols_are_errors: bool,
 }
 
 impl Default for LinkOptions {
@@ -76,6 +79,7 @@ impl Default for LinkOptions {
             stack_size: DEFAULT_STACK_SIZE,
             validate: true,
             stub_missing_functions: false,
+            duplicate_symbols_are_errors: false,
         }
     }
 }
@@ -95,7 +99,14 @@ pub enum LinkError {
     Encode(String),
     /// The output did not validate.
     Invalid(String),
+    /// The component would exceed a limit of the component model's binary format.
+    Limit(String),
 }
+
+/// Most core modules one component may contain.
+pub const MAX_MODULES: usize = 1000;
+/// Most instances (core and component) one component may contain.
+pub const MAX_INSTANCES: usize = 4096;
 
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -114,6 +125,7 @@ impl fmt::Display for LinkError {
             LinkError::Resolve(e) => write!(f, "{e}"),
             LinkError::Synth(e) => write!(f, "{e}"),
             LinkError::Encode(m) => write!(f, "component encoding failed: {m}"),
+            LinkError::Limit(m) => write!(f, "{m}"),
             LinkError::Invalid(m) => write!(
                 f,
                 "the linked component does not validate (this is a weld bug; please report it with the inputs): {m}"
@@ -250,6 +262,12 @@ impl Linker {
     /// Stubs unresolved strong function imports with trapping functions.
     pub fn stub_missing_functions(&mut self, stub: bool) -> &mut Self {
         self.options.stub_missing_functions = stub;
+        self
+    }
+
+    /// Makes duplicate strong definitions an error instead of a warning.
+    pub fn duplicate_symbols_are_errors(&mut self, error: bool) -> &mut Self {
+        self.options.duplicate_symbols_are_errors = error;
         self
     }
 
@@ -398,6 +416,7 @@ fn link(inputs: &[(String, Vec<u8>)], options: &LinkOptions) -> Result<Linked, L
     // 3. Resolve.
     let graph_options = GraphOptions {
         stub_missing_functions: options.stub_missing_functions,
+        duplicate_symbols_are_errors: options.duplicate_symbols_are_errors,
     };
     let link = weld_graph::resolve(&libs, &roots, &graph_options).map_err(LinkError::Resolve)?;
 
@@ -587,6 +606,25 @@ fn append_libraries(
 ) -> Result<Vec<u8>, LinkError> {
     let mut sp = scan(&c0)?;
     let main_instance = sp.main_instance.unwrap_or(0);
+
+    // A component holds at most 1000 core modules and 4096 instances (wasmparser's limits, which
+    // runtimes share): check before building something nobody can load.
+    let stubs = usize::from(synth.stubs.is_some());
+    let modules = sp.modules as usize + stubs + synth.instances.len() + 1;
+    let instances = sp.instances as usize
+        + stubs
+        + synth
+            .instances
+            .iter()
+            .map(|i| i.args.len() + 1)
+            .sum::<usize>()
+        + 1;
+    if modules > MAX_MODULES || instances > MAX_INSTANCES {
+        return Err(LinkError::Limit(format!(
+            "the component would hold {modules} core modules (at most {MAX_MODULES}) and {instances} core instances (at most {MAX_INSTANCES}) for {} libraries; a component cannot hold more, so link fewer libraries (unused ones are pruned automatically)",
+            synth.instances.len()
+        )));
+    }
     let mut out = c0;
     out.reserve(
         libs.iter().map(|l| l.bytes.len() + 16).sum::<usize>()

@@ -55,6 +55,8 @@ use weld_module::{EntityType, FuncSig, ImportClass, Library, SpecialExport, ValT
 pub struct Options {
     /// Bind unresolved strong function imports to trapping stubs instead of failing.
     pub stub_missing_functions: bool,
+    /// Treat a symbol defined strongly by several libraries as an error instead of a warning.
+    pub duplicate_symbols_are_errors: bool,
 }
 
 /// Linker-provided data addresses that `GOT.mem` imports may ask for.
@@ -226,6 +228,15 @@ pub enum Problem {
         /// What is not supported.
         what: String,
     },
+    /// A symbol defined strongly by several libraries, with `duplicate_symbols_are_errors`.
+    DuplicateSymbol {
+        /// The symbol.
+        name: String,
+        /// The library whose definition would be used.
+        winner: String,
+        /// The other libraries defining it.
+        others: Vec<String>,
+    },
     /// A tag import whose exporter is instantiated later (inside a dependency cycle).
     CircularTag {
         /// The importing library.
@@ -320,6 +331,19 @@ impl fmt::Display for Problem {
             Problem::Unsupported { library, what } => {
                 write!(f, "library `{library}`: {what} is not supported")
             }
+            Problem::DuplicateSymbol {
+                name,
+                winner,
+                others,
+            } => write!(
+                f,
+                "symbol `{name}` is defined by `{winner}` and also by {} (duplicate symbols are errors with --duplicate-symbols=error; without it the definition in `{winner}` is used)",
+                others
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Problem::CircularTag {
                 library,
                 name,
@@ -339,14 +363,74 @@ pub struct LinkError {
     pub problems: Vec<Problem>,
 }
 
+impl Problem {
+    /// For an unresolved import: whether `--stub-missing-functions` would fix it (a function
+    /// nothing defines under any type).
+    fn stub_would_help(&self) -> bool {
+        matches!(self, Problem::Unresolved { expected, candidates, module, .. }
+            if candidates.is_empty() && module == "env" && expected.starts_with("function"))
+    }
+}
+
+const STUB_HINT: &str =
+    "hint: --stub-missing-functions links unresolved functions to stubs that trap when called";
+
 impl fmt::Display for LinkError {
+    /// One problem is printed as it is; several are listed, unresolved imports grouped by the
+    /// library that needs them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hint = self.problems.iter().any(Problem::stub_would_help);
         if let [only] = self.problems.as_slice() {
-            return write!(f, "{only}");
+            write!(f, "{only}")?;
+            if hint {
+                write!(f, "\n{STUB_HINT}")?;
+            }
+            return Ok(());
         }
         write!(f, "{} problems:", self.problems.len())?;
+        // Unresolved imports, grouped by library in order of first appearance.
+        let mut groups: Vec<(&str, Vec<&Problem>)> = Vec::new();
         for p in &self.problems {
-            write!(f, "\n  - {p}")?;
+            match p {
+                Problem::Unresolved { library, .. } => {
+                    match groups.iter_mut().find(|(l, _)| *l == library.as_str()) {
+                        Some((_, v)) => v.push(p),
+                        None => groups.push((library.as_str(), vec![p])),
+                    }
+                }
+                other => write!(f, "\n  - {other}")?,
+            }
+        }
+        for (library, problems) in groups {
+            let n = problems.len();
+            write!(
+                f,
+                "\n  - library `{library}` has {n} unresolved import{}:",
+                if n == 1 { "" } else { "s" }
+            )?;
+            for p in problems {
+                if let Problem::Unresolved {
+                    module,
+                    name,
+                    expected,
+                    candidates,
+                    ..
+                } = p
+                {
+                    write!(f, "\n      `{module}.{name}` ({expected}): ")?;
+                    if candidates.is_empty() {
+                        write!(f, "no library defines `{name}`")?;
+                    } else {
+                        write!(f, "defined with another type:")?;
+                        for (lib, what) in candidates {
+                            write!(f, " `{lib}` exports {what};")?;
+                        }
+                    }
+                }
+            }
+        }
+        if hint {
+            write!(f, "\n{STUB_HINT}")?;
         }
         Ok(())
     }
@@ -772,6 +856,16 @@ pub fn resolve<'a>(
             })
             .map(|&(l, _)| l)
             .collect();
+        if !losers.is_empty() && options.duplicate_symbols_are_errors {
+            problems.push(Problem::DuplicateSymbol {
+                name: name.to_string(),
+                winner: libs.get(wl).map_or(String::new(), |l| l.name.to_string()),
+                others: losers
+                    .iter()
+                    .filter_map(|&l| libs.get(l).map(|x| x.name.to_string()))
+                    .collect(),
+            });
+        }
         if !losers.is_empty() {
             duplicates.push(Duplicate {
                 name,
@@ -779,6 +873,10 @@ pub fn resolve<'a>(
                 losers,
             });
         }
+    }
+
+    if !problems.is_empty() {
+        return Err(LinkError { problems });
     }
 
     // Initialization order: NEEDED only, dependencies first, ties by input order.

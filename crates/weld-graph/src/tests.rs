@@ -121,6 +121,7 @@ fn stub_missing_functions_option() {
         &[true],
         &Options {
             stub_missing_functions: true,
+            ..Options::default()
         },
     )
     .unwrap();
@@ -325,4 +326,38 @@ fn duplicates_name_the_definition_actually_used() {
     assert_eq!(link.duplicates.len(), 1);
     assert_eq!(link.duplicates[0].winner, 2);
     assert_eq!(link.duplicates[0].losers, [3]);
+}
+
+#[test]
+fn duplicate_symbols_can_be_errors() {
+    let a = lib(&format!("(module (@dylink.0) {ADD})"));
+    let user = lib(r#"(module (@dylink.0) (import "env" "f" (func (param i32) (result i32))))"#);
+    let items = [("user", user), ("liba.so", a.clone()), ("libb.so", a)];
+    let libs = parse(&items);
+    let options = Options {
+        duplicate_symbols_are_errors: true,
+        ..Options::default()
+    };
+    let err = resolve(&libs, &[true], &options).unwrap_err().to_string();
+    assert!(
+        err.contains("symbol `f` is defined by `liba.so` and also by `libb.so`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unresolved_imports_are_grouped_by_library_with_a_stub_hint() {
+    let a = lib(r#"(module (@dylink.0) (import "env" "x" (func)) (import "env" "y" (func)))"#);
+    let b = lib(r#"(module (@dylink.0) (import "GOT.mem" "z" (global (mut i32))))"#);
+    let items = [("liba.so", a), ("libb.so", b)];
+    let libs = parse(&items);
+    let err = resolve(&libs, &[true, true], &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("library `liba.so` has 2 unresolved imports:\n      `env.x` (function [] -> []): no library defines `x`\n      `env.y`"), "{err}");
+    assert!(
+        err.contains("library `libb.so` has 1 unresolved import:\n      `GOT.mem.z`"),
+        "{err}"
+    );
+    assert!(err.contains("hint: --stub-missing-functions"), "{err}");
 }
