@@ -198,6 +198,8 @@ pub struct CaseLibrary {
     pub name: String,
     /// Whether it is a `dlopen-lib-*` library.
     pub dl_openable: bool,
+    /// Whether it is an adapter (`adapt-*`), not a library.
+    pub adapter: bool,
     /// The module bytes.
     pub wasm: Vec<u8>,
 }
@@ -219,6 +221,8 @@ pub fn prepare_case(case: &Path) -> Result<Vec<CaseLibrary>> {
             paths.push((path.clone(), "lib-", false));
         } else if file.starts_with("dlopen-lib-") {
             paths.push((path.clone(), "dlopen-lib-", true));
+        } else if file.starts_with("adapt-") {
+            paths.push((path.clone(), "adapt-", false));
         }
     }
     paths.sort_by(|a, b| a.0.cmp(&b.0));
@@ -256,8 +260,178 @@ pub fn prepare_case(case: &Path) -> Result<Vec<CaseLibrary>> {
         out.push(CaseLibrary {
             name,
             dl_openable,
+            adapter: prefix == "adapt-",
             wasm,
         });
     }
     Ok(out)
+}
+
+/// The `;;! key = value` options of a wit-component test case.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaseConfig {
+    /// `stub-missing-functions = true`.
+    pub stub_missing_functions: bool,
+    /// `use-built-in-libdl = true`.
+    pub use_built_in_libdl: bool,
+    /// `return-call-ref = true`.
+    pub return_call_ref: bool,
+    /// `realloc-via-memory-grow = true`.
+    pub realloc_via_memory_grow: bool,
+    /// `emit-canonical-names = true`.
+    pub emit_canonical_names: bool,
+}
+
+/// Reads a test case's configuration from the leading `;;!` lines of its `.wat` files.
+pub fn case_config(case: &Path) -> Result<CaseConfig> {
+    let mut config = CaseConfig::default();
+    for entry in std::fs::read_dir(case)? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wat")
+            || path.file_name().and_then(|f| f.to_str()) == Some("component.wat")
+        {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            let line = line.trim();
+            let Some(rest) = line.strip_prefix(";;!") else {
+                if line.is_empty() || line.starts_with(";;") {
+                    continue;
+                }
+                break;
+            };
+            let Some((key, value)) = rest.split_once('=') else {
+                continue;
+            };
+            let on = value.trim() == "true";
+            match key.trim() {
+                "stub-missing-functions" => config.stub_missing_functions = on,
+                "use-built-in-libdl" => config.use_built_in_libdl = on,
+                "return-call-ref" => config.return_call_ref = on,
+                "realloc-via-memory-grow" => config.realloc_via_memory_grow = on,
+                "emit-canonical-names" => config.emit_canonical_names = on,
+                other => anyhow::bail!("{}: unknown test option `{other}`", path.display()),
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// The names of wit-component's linking test cases (directories whose name contains `link`).
+pub fn link_cases() -> Vec<String> {
+    let dir = wit_component_suite();
+    let mut cases: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| n.contains("link"))
+                .collect()
+        })
+        .unwrap_or_default();
+    cases.sort();
+    cases
+}
+
+/// How weld fared on one conformance case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same outcome as the reference (same WIT world, or both failed for an `error-*` case).
+    Pass,
+    /// Different outcome, with the reason.
+    Fail(String),
+}
+
+/// Links wit-component test case `case` with weld and with wit-component's `Linker` and compares:
+/// for `error-*` cases both must fail; otherwise weld's output must validate and have the same
+/// WIT world as the reference's.
+pub fn conformance(case: &str) -> Verdict {
+    match conformance_inner(case) {
+        Ok(v) => v,
+        Err(e) => Verdict::Fail(format!("{e:#}")),
+    }
+}
+
+fn conformance_inner(case: &str) -> Result<Verdict> {
+    let dir = wit_component_suite().join(case);
+    let config = case_config(&dir)?;
+    let libs = prepare_case(&dir)?;
+
+    let mut reference = wit_component::Linker::default();
+    reference
+        .stub_missing_functions(config.stub_missing_functions)
+        .use_built_in_libdl(config.use_built_in_libdl)
+        .encoder()
+        .validate(true)
+        .shim_return_call_ref(config.return_call_ref)
+        .realloc_via_memory_grow(config.realloc_via_memory_grow);
+    let mut weld = weld_component::Linker::default();
+    weld.stub_missing_functions(config.stub_missing_functions);
+    {
+        let o = weld.options_mut();
+        o.return_call_ref = config.return_call_ref;
+        o.realloc_via_memory_grow = config.realloc_via_memory_grow;
+        o.use_built_in_libdl = config.use_built_in_libdl;
+    }
+    for lib in &libs {
+        if lib.adapter {
+            reference.encoder().adapter(&lib.name, &lib.wasm)?;
+            weld.adapter(lib.name.clone(), lib.wasm.clone());
+        } else {
+            reference.library(&lib.name, &lib.wasm, lib.dl_openable)?;
+            if lib.dl_openable {
+                weld.dl_openable(lib.name.clone(), lib.wasm.clone());
+            } else {
+                weld.library(lib.name.clone(), lib.wasm.clone());
+            }
+        }
+    }
+    let theirs = reference.encode();
+    let ours = weld.encode();
+    if case.starts_with("error-") {
+        return Ok(match (ours, theirs) {
+            (Err(_), Err(_)) => Verdict::Pass,
+            (Ok(_), _) => Verdict::Fail("weld linked a case that must fail".into()),
+            (Err(e), Ok(_)) => Verdict::Fail(format!("weld failed where the reference links: {e}")),
+        });
+    }
+    let theirs = theirs.map_err(|e| anyhow::anyhow!("the reference failed: {e:#}"))?;
+    let ours = match ours {
+        Ok(o) => o,
+        Err(e) => return Ok(Verdict::Fail(format!("weld failed: {e}"))),
+    };
+    let (a, b) = (wit_of(&ours.component), wit_of(&theirs));
+    if a != b {
+        return Ok(Verdict::Fail(format!(
+            "different WIT worlds:\n--- weld\n{a}\n--- reference\n{b}"
+        )));
+    }
+    Ok(Verdict::Pass)
+}
+
+/// Embeds the world `world` of the WIT package `wit` into `wasm` as a `component-type` section.
+pub fn embed_world(mut wasm: Vec<u8>, wit: &str, world: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve
+        .push_str("embedded.wit", wit)
+        .unwrap_or_else(|e| panic!("bad WIT: {e:#}"));
+    let world = resolve
+        .select_world(&[pkg], Some(world))
+        .unwrap_or_else(|e| panic!("no world: {e:#}"));
+    let encoded = wit_component::metadata::encode(
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        None,
+        false,
+    )
+    .unwrap_or_else(|e| panic!("encode: {e:#}"));
+    let section = wasm_encoder::CustomSection {
+        name: "component-type".into(),
+        data: std::borrow::Cow::Borrowed(&encoded),
+    };
+    use wasm_encoder::Encode;
+    wasm.push(0);
+    section.encode(&mut wasm);
+    wasm
 }

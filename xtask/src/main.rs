@@ -9,6 +9,7 @@
 
 use std::process::ExitCode;
 
+mod conformance;
 mod demo;
 mod fixtures;
 
@@ -17,6 +18,8 @@ usage: cargo xtask <subcommand> [options]
 
 subcommands:
   demo               link examples/*.so with weld and run the component in wasmtime
+  conformance [-v]   link every case of wit-component's link test suite with weld and
+                     with the reference, and compare the WIT worlds
   fixtures           rebuild tests/fixtures/*.so and examples/*.so from their C sources
   fixtures --check   rebuild into a temporary directory and fail unless every
                      committed .so is byte-identical to the fresh build
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("fixtures") => fixtures::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("conformance") => conformance::run(&args[1..]),
         None | Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -31,7 +31,7 @@ enum Command {
 struct LinkArgs {
     /// Libraries to link, as `[NAME=]FILE`. NAME defaults to the file name and must match the
     /// dylink.0 NEEDED entries of the libraries that depend on it. FILE may be binary or WAT.
-    #[arg(value_name = "[NAME=]MODULE", required = true)]
+    #[arg(value_name = "[NAME=]MODULE")]
     libraries: Vec<String>,
 
     /// Where to write the component.
@@ -54,6 +54,44 @@ struct LinkArgs {
     /// in input order is used) or an error.
     #[arg(long, value_name = "warn|error", default_value = "warn")]
     duplicate_symbols: DuplicatePolicy,
+
+    /// A library that can be opened with `dlopen(NAME)`, as `[NAME=]MODULE` (repeatable). Its
+    /// function and data symbols go into the dlopen table; it is kept even if unused.
+    #[arg(long = "dl-openable", value_name = "[NAME=]MODULE")]
+    dl_openable: Vec<String>,
+
+    /// Link weld's built-in libdl.so (dlopen, dlsym, dlclose, dlerror over the dlopen table).
+    #[arg(long)]
+    use_built_in_libdl: bool,
+
+    /// An adapter module, as `[NAME=]MODULE` (NAME defaults to the file name up to its first
+    /// `.`, e.g. `wasi_snapshot_preview1`). Library imports from module NAME go to the adapter.
+    #[arg(long = "adapt", value_name = "[NAME=]MODULE")]
+    adapters: Vec<String>,
+
+    /// Adapters allocate with `memory.grow` instead of importing `cabi_realloc`.
+    #[arg(long)]
+    realloc_via_memory_grow: bool,
+
+    /// Merge semver-compatible interface imports.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    merge_imports_based_on_semver: bool,
+
+    /// Reject core names from before the component model's standard name mangling.
+    #[arg(long)]
+    reject_legacy_names: bool,
+
+    /// Emit canonical (`@0.2`-style) interface names.
+    #[arg(long)]
+    emit_canonical_names: bool,
+
+    /// Add name sections to the output.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    debug_names: bool,
+
+    /// Make indirect-call shims use `return_call_ref` (tail calls and typed function references).
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    return_call_ref: bool,
 
     /// Write the component in the WebAssembly text format.
     #[arg(short = 't', long)]
@@ -112,10 +150,20 @@ pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn link(args: LinkArgs) -> Result<()> {
+    if args.libraries.is_empty() && args.dl_openable.is_empty() {
+        bail!(
+            "no libraries to link: give at least one `[NAME=]MODULE` or `--dl-openable [NAME=]MODULE`"
+        );
+    }
     let mut linker = weld_component::Linker::default();
     let mut read_errors = Vec::new();
     let mut paths: Vec<(String, PathBuf)> = Vec::new();
-    for spec in &args.libraries {
+    let specs = args
+        .libraries
+        .iter()
+        .map(|s| (s, false))
+        .chain(args.dl_openable.iter().map(|s| (s, true)));
+    for (spec, dl_openable) in specs {
         let (name, path) = match spec.split_once('=') {
             Some((name, path)) if !name.is_empty() => (name.to_string(), PathBuf::from(path)),
             _ => {
@@ -129,8 +177,32 @@ fn link(args: LinkArgs) -> Result<()> {
         };
         match read_module(&path) {
             Ok(bytes) => {
-                linker.library(name.clone(), bytes);
+                if dl_openable {
+                    linker.dl_openable(name.clone(), bytes);
+                } else {
+                    linker.library(name.clone(), bytes);
+                }
                 paths.push((name, path));
+            }
+            Err(e) => read_errors.push(format!("{e:#}")),
+        }
+    }
+    for spec in &args.adapters {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) if !name.is_empty() => (name.to_string(), PathBuf::from(path)),
+            _ => {
+                let path = PathBuf::from(spec);
+                let file = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| spec.clone());
+                let name = file.split('.').next().unwrap_or(&file).to_string();
+                (name, path)
+            }
+        };
+        match read_module(&path) {
+            Ok(bytes) => {
+                linker.adapter(name, bytes);
             }
             Err(e) => read_errors.push(format!("{e:#}")),
         }
@@ -138,10 +210,20 @@ fn link(args: LinkArgs) -> Result<()> {
     if !read_errors.is_empty() {
         bail!("{}", read_errors.join("\nerror: "));
     }
+    {
+        let o = linker.options_mut();
+        o.realloc_via_memory_grow = args.realloc_via_memory_grow;
+        o.merge_imports_based_on_semver = Some(args.merge_imports_based_on_semver);
+        o.reject_legacy_names = args.reject_legacy_names;
+        o.emit_canonical_names = args.emit_canonical_names;
+        o.debug_names = args.debug_names;
+        o.return_call_ref = args.return_call_ref;
+    }
     linker
         .stack_size(args.stack_size)
         .validate(args.validate)
         .stub_missing_functions(args.stub_missing_functions)
+        .use_built_in_libdl(args.use_built_in_libdl)
         .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));
     let linked = match linker.encode() {
         Ok(l) => l,

@@ -60,11 +60,29 @@ pub struct Options {
 }
 
 /// Linker-provided data addresses that `GOT.mem` imports may ask for.
-pub const LINKER_DATA_SYMBOLS: &[&str] =
-    &["__heap_base", "__heap_end", "__stack_low", "__stack_high"];
+pub const LINKER_DATA_SYMBOLS: &[&str] = &[
+    "__heap_base",
+    "__heap_end",
+    "__stack_low",
+    "__stack_high",
+    "__wasm_libdl_libraries",
+];
 
-/// Linker-provided `env` globals.
-pub const LINKER_ENV_GLOBALS: &[&str] = &["__init_stack_pointer"];
+/// Linker-provided `env` globals: the initial stack pointer, and the state Binaryen's asyncify
+/// pass (with `asyncify-relocatable`) shares between libraries.
+pub const LINKER_ENV_GLOBALS: &[&str] = &[
+    "__init_stack_pointer",
+    "__asyncify_state",
+    "__asyncify_data",
+];
+
+/// `env` functions the component model provides when no library defines them: the stack
+/// pointer of cooperative threads (`context.get`/`context.set` slot 0), with their required
+/// signatures (`true`: `[] -> [i32]`; `false`: `[i32] -> []`).
+pub const COMPONENT_INTRINSICS: &[(&str, bool)] = &[
+    ("__wasm_get_stack_pointer", true),
+    ("__wasm_set_stack_pointer", false),
+];
 
 /// What one import of a library is bound to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -216,10 +234,12 @@ pub enum Problem {
     BadAbiSignature {
         /// The library.
         library: String,
-        /// The export.
+        /// The export or import.
         name: String,
         /// What it has.
         found: String,
+        /// What the ABI requires.
+        required: String,
     },
     /// An input weld does not support.
     Unsupported {
@@ -324,9 +344,10 @@ impl fmt::Display for Problem {
                 library,
                 name,
                 found,
+                required,
             } => write!(
                 f,
-                "library `{library}` exports `{name}` as {found}, but the dynamic-linking ABI requires `[] -> []`"
+                "library `{library}` has `{name}` as {found}, but the dynamic-linking ABI requires `{required}`"
             ),
             Problem::Unsupported { library, what } => {
                 write!(f, "library `{library}`: {what} is not supported")
@@ -586,6 +607,26 @@ pub fn resolve<'a>(
                 }
                 ImportClass::Function(sig) => {
                     let fits = |t: &EntityType| matches!(t, EntityType::Func(s) if s == sig);
+                    let intrinsic = COMPONENT_INTRINSICS
+                        .iter()
+                        .find(|(n, _)| *n == import.name)
+                        .map(|&(_, getter)| {
+                            if getter {
+                                FuncSig::new([], [ValType::I32])
+                            } else {
+                                FuncSig::new([ValType::I32], [])
+                            }
+                        });
+                    if let Some(required) = &intrinsic
+                        && required != sig
+                    {
+                        problems.push(Problem::BadAbiSignature {
+                            library: lib.name.to_string(),
+                            name: format!("env.{}", import.name),
+                            found: format!("an import of type {}", import.ty),
+                            required: required.to_string(),
+                        });
+                    }
                     match pick(import.name, &fits) {
                         Some((l, e)) => {
                             edge(&mut ref_edges, l, 1);
@@ -595,6 +636,8 @@ pub fn resolve<'a>(
                                 shim: false,
                             }
                         }
+                        // Provided by the component model (the main module imports it).
+                        None if intrinsic.is_some() => Binding::Component,
                         None if (import.weak || options.stub_missing_functions)
                             && describe_candidates(import.name).is_empty() =>
                         {
@@ -938,7 +981,8 @@ fn check_abi(libs: &[Library<'_>], problems: &mut Vec<Problem>) {
                 problems.push(Problem::BadAbiSignature {
                     library: lib.name.to_string(),
                     name: export.name.to_string(),
-                    found: export.ty.to_string(),
+                    found: format!("an export of type {}", export.ty),
+                    required: "function [] -> []".into(),
                 });
             }
         }

@@ -155,7 +155,7 @@ fn duplicate_names_and_abi_errors_are_reported_together() {
         msg.contains("both `_initialize` and `__wasm_call_ctors`"),
         "{msg}"
     );
-    assert!(msg.contains("requires `[] -> []`"), "{msg}");
+    assert!(msg.contains("requires `function [] -> []`"), "{msg}");
     assert!(
         msg.contains("more than one library exports `_start`"),
         "{msg}"

@@ -71,15 +71,21 @@ const PAGE: u64 = 65536;
 pub struct SynthOptions {
     /// Bytes of stack, placed first in memory (`[0, stack_size)`, growing down).
     pub stack_size: u32,
+    /// Per library (input order): whether it can be opened with `dlopen`, so that it and its
+    /// symbols go into the dlopen table. Missing entries count as `false`.
+    pub dl_openable: Vec<bool>,
 }
 
 impl Default for SynthOptions {
     fn default() -> Self {
         SynthOptions {
             stack_size: DEFAULT_STACK_SIZE,
+            dl_openable: Vec::new(),
         }
     }
 }
+
+pub mod libdl;
 
 /// A function the main module must export under an exact name (for the component's exports),
 /// implemented by `exports[export]` of library `library`.
@@ -118,6 +124,11 @@ pub struct Layout {
     pub function_slots: IndexMap<(usize, usize), u32>,
     /// The slot of every `(library, export)` pair that asked for one (any of a function's names).
     pub slot_by_export: HashMap<(usize, usize), u32>,
+    /// The dlopen table's region `[start, start + size)`, right after the stack, when there is
+    /// one (some library is dl-openable or imports `GOT.mem.__wasm_libdl_libraries`).
+    pub dlopen_table: Option<(u32, u32)>,
+    /// Address of the dlopen table's root record (`__wasm_libdl_libraries`), 0 when absent.
+    pub dlopen_root: u32,
 }
 
 /// Where an item passed to a library's import comes from.
@@ -276,6 +287,12 @@ pub fn layout(
     };
     let mut mem = align_up(u64::from(options.stack_size), 16);
     let mut table: u64 = 1;
+    if needs_dlopen_table(libs, link, options) {
+        let size = dlopen_table_size(libs, link, options);
+        layout.dlopen_table = Some((u32::try_from(mem).unwrap_or(u32::MAX), size));
+        layout.dlopen_root = u32::try_from(mem + u64::from(size) - 8).unwrap_or(u32::MAX);
+        mem = align_up(mem + u64::from(size), 16);
+    }
     for &l in &link.instantiation_order {
         let Some(lib) = libs.get(l) else { continue };
         let mi = lib.mem_info;
@@ -365,6 +382,17 @@ pub fn layout(
     for shim in export_shims {
         slot_for((shim.library, shim.export), &mut layout);
     }
+    // Every function a dl-openable library exports: `dlsym` yields the same slot as `&f`.
+    for &l in &link.instantiation_order {
+        if !options.dl_openable.get(l).copied().unwrap_or(false) {
+            continue;
+        }
+        for (e, export) in dl_symbols(libs, l) {
+            if matches!(export.ty, EntityType::Func(_)) {
+                slot_for((l, e), &mut layout);
+            }
+        }
+    }
     if next > u64::from(u32::MAX) {
         problems.push(format!(
             "table layout overflow: {next} slots needed, more than a 32-bit table index holds"
@@ -373,6 +401,128 @@ pub fn layout(
     }
     layout.table_size = u32::try_from(next).unwrap_or(u32::MAX);
     Ok(layout)
+}
+
+/// Whether the link needs a dlopen table.
+fn needs_dlopen_table(libs: &[Library<'_>], link: &Link<'_>, options: &SynthOptions) -> bool {
+    link.instantiation_order.iter().any(|&l| {
+        options.dl_openable.get(l).copied().unwrap_or(false)
+            || libs.get(l).is_some_and(|lib| {
+                lib.imports
+                    .iter()
+                    .any(|i| i.class == ImportClass::GotMem && i.name == "__wasm_libdl_libraries")
+            })
+    })
+}
+
+/// The symbols of library `l` that go into the dlopen table: functions and data symbols with a
+/// constant offset, with their export indices.
+fn dl_symbols<'l, 'a>(
+    libs: &'l [Library<'a>],
+    l: usize,
+) -> impl Iterator<Item = (usize, &'l weld_module::Export<'a>)> {
+    libs.get(l)
+        .map_or(&[][..], |lib| &lib.exports[..])
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.is_symbol()
+                && match &e.ty {
+                    EntityType::Func(_) => true,
+                    EntityType::Global(_) => e.is_data() && e.const_i32.is_some(),
+                    _ => false,
+                }
+        })
+}
+
+fn padded(len: usize) -> u64 {
+    align_up(len as u64, 4)
+}
+
+fn dlopen_libraries(link: &Link<'_>, options: &SynthOptions) -> Vec<usize> {
+    link.instantiation_order
+        .iter()
+        .copied()
+        .filter(|&l| options.dl_openable.get(l).copied().unwrap_or(false))
+        .collect()
+}
+
+/// Bytes of the dlopen table: names, symbol records, library records, root.
+fn dlopen_table_size(libs: &[Library<'_>], link: &Link<'_>, options: &SynthOptions) -> u32 {
+    let mut size = 8u64;
+    for l in dlopen_libraries(link, options) {
+        size += padded(libs.get(l).map_or(0, |x| x.name.len())) + 16;
+        for (_, e) in dl_symbols(libs, l) {
+            size += padded(e.name.len()) + 12;
+        }
+    }
+    u32::try_from(size).unwrap_or(u32::MAX)
+}
+
+/// Writes the dlopen table (see docs/abi.md): all little-endian `u32`s.
+fn dlopen_table_bytes(
+    libs: &[Library<'_>],
+    link: &Link<'_>,
+    options: &SynthOptions,
+    layout: &Layout,
+) -> Vec<u8> {
+    let Some((start, size)) = layout.dlopen_table else {
+        return Vec::new();
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(size as usize);
+    let addr = |buf: &Vec<u8>| start.wrapping_add(u32::try_from(buf.len()).unwrap_or(0));
+    let put = |buf: &mut Vec<u8>, v: u32| buf.extend_from_slice(&v.to_le_bytes());
+    let put_name = |buf: &mut Vec<u8>, name: &str| {
+        buf.extend_from_slice(name.as_bytes());
+        while !buf.len().is_multiple_of(4) {
+            buf.push(0);
+        }
+    };
+    let mut records: Vec<(&str, u32, u32, u32)> = Vec::new();
+    for l in dlopen_libraries(link, options) {
+        let Some(lib) = libs.get(l) else { continue };
+        let lib_name_addr = addr(&buf);
+        put_name(&mut buf, lib.name);
+        let mut symbols: Vec<(&str, u32, u32)> = Vec::new();
+        for (e, export) in dl_symbols(libs, l) {
+            let name_addr = addr(&buf);
+            put_name(&mut buf, export.name);
+            let address = match export.ty {
+                EntityType::Func(_) => layout.slot_by_export.get(&(l, e)).copied().unwrap_or(0),
+                _ => layout
+                    .memory_base
+                    .get(l)
+                    .copied()
+                    .unwrap_or(0)
+                    .wrapping_add(export.const_i32.unwrap_or(0) as u32),
+            };
+            symbols.push((export.name, name_addr, address));
+        }
+        symbols.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let symbols_addr = addr(&buf);
+        for (name, name_addr, address) in &symbols {
+            put(&mut buf, u32::try_from(name.len()).unwrap_or(0));
+            put(&mut buf, *name_addr);
+            put(&mut buf, *address);
+        }
+        records.push((
+            lib.name,
+            lib_name_addr,
+            u32::try_from(symbols.len()).unwrap_or(0),
+            symbols_addr,
+        ));
+    }
+    records.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let libraries_addr = addr(&buf);
+    for (name, name_addr, count, symbols_addr) in &records {
+        put(&mut buf, u32::try_from(name.len()).unwrap_or(0));
+        put(&mut buf, *name_addr);
+        put(&mut buf, *count);
+        put(&mut buf, *symbols_addr);
+    }
+    put(&mut buf, u32::try_from(records.len()).unwrap_or(0));
+    put(&mut buf, libraries_addr);
+    buf
 }
 
 fn enc_val(t: ValType) -> wasm_encoder::ValType {
@@ -537,6 +687,8 @@ pub fn synthesize(
             "__stack_low" => 0,
             "__stack_high" => layout.stack_size,
             "__init_stack_pointer" => layout.stack_size,
+            "__wasm_libdl_libraries" => layout.dlopen_root,
+            "__asyncify_state" | "__asyncify_data" => 0,
             _ => return None,
         })
     };
@@ -845,6 +997,15 @@ pub fn synthesize(
         page_size_log2: None,
     });
 
+    let mut data = wasm_encoder::DataSection::new();
+    if let Some((start, _)) = layout.dlopen_table {
+        data.active(
+            0,
+            &ConstExpr::i32_const(wrap_i32(start)),
+            dlopen_table_bytes(libs, link, options, &layout),
+        );
+    }
+
     let mut main = Module::new();
     main.section(&types.section)
         .section(&imports)
@@ -853,7 +1014,8 @@ pub fn synthesize(
         .section(&memories)
         .section(&globals.section)
         .section(&exports)
-        .section(&code);
+        .section(&code)
+        .section(&data);
     for c in custom_sections {
         main.section(&wasm_encoder::CustomSection {
             name: Cow::Borrowed(c.name),

@@ -36,7 +36,16 @@ fn layout_respects_alignment_and_order() {
     );
     let libs = libs(&b, &n);
     let link = resolve(&libs, &[true, true], &Options::default()).unwrap();
-    let l = layout(&libs, &link, &SynthOptions { stack_size: 96 }, &[]).unwrap();
+    let l = layout(
+        &libs,
+        &link,
+        &SynthOptions {
+            stack_size: 96,
+            ..SynthOptions::default()
+        },
+        &[],
+    )
+    .unwrap();
     // Stack [0,96); a at 96 (align 1); b at 64-aligned 128.
     assert_eq!(l.memory_base, [96, 128]);
     // Slot 0 null; a's 2 slots at 1; b aligned to 4.
@@ -137,7 +146,16 @@ fn unaligned_stack_size_is_an_error() {
     let (b, n) = build(&[("a", "(module (@dylink.0))")], &[]);
     let libs = libs(&b, &n);
     let link = resolve(&libs, &[true], &Options::default()).unwrap();
-    let err = layout(&libs, &link, &SynthOptions { stack_size: 100 }, &[]).unwrap_err();
+    let err = layout(
+        &libs,
+        &link,
+        &SynthOptions {
+            stack_size: 100,
+            ..SynthOptions::default()
+        },
+        &[],
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not a multiple of 16"), "{err}");
 }
 
@@ -180,6 +198,16 @@ fn memory_import_maximum_is_respected_or_reported() {
     let err = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap_err();
     assert!(err.to_string().contains("at most 2 pages"), "{err}");
     // A 64 KiB stack fits.
-    let out = synthesize(&libs, &link, &SynthOptions { stack_size: 65536 }, &[], &[]).unwrap();
+    let out = synthesize(
+        &libs,
+        &link,
+        &SynthOptions {
+            stack_size: 65536,
+            ..SynthOptions::default()
+        },
+        &[],
+        &[],
+    )
+    .unwrap();
     wasmparser::validate(&out.main).unwrap();
 }
