@@ -69,3 +69,17 @@ fn fixture_program_runs_like_reference_when_reference_is_given_dependency_order(
     // Documented difference: input-order constructors run libapp's before libbase's.
     assert_eq!(run.call_s32("app-counter", &[]).unwrap(), 100);
 }
+
+#[test]
+fn every_wit_component_link_case_conforms() {
+    let cases = weld_tests::link_cases();
+    assert_eq!(cases.len(), 32, "{cases:?}");
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| match weld_tests::conformance(c) {
+            weld_tests::Verdict::Pass => None,
+            weld_tests::Verdict::Fail(why) => Some(format!("{c}: {why}")),
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

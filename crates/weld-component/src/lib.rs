@@ -420,6 +420,7 @@ fn world_export_names(resolve: &Resolve, world: wit_parser::WorldId) -> Vec<Stri
     names.push("cabi_realloc".into());
     names.push("cabi_export_realloc".into());
     names.push("cabi_import_realloc".into());
+    names.push("__wasm_task_hook".into());
     names.sort();
     names.dedup();
     names

@@ -66,6 +66,7 @@ pub const LINKER_DATA_SYMBOLS: &[&str] = &[
     "__stack_low",
     "__stack_high",
     "__wasm_libdl_libraries",
+    "__wasm_program_tls_info",
 ];
 
 /// Linker-provided `env` globals: the initial stack pointer, and the state Binaryen's asyncify
@@ -82,6 +83,13 @@ pub const LINKER_ENV_GLOBALS: &[&str] = &[
 pub const COMPONENT_INTRINSICS: &[(&str, bool)] = &[
     ("__wasm_get_stack_pointer", true),
     ("__wasm_set_stack_pointer", false),
+];
+
+/// `env` functions the linker provides when no library defines them: each library's own
+/// thread-local-storage base (see docs/abi.md), with the same signature convention.
+pub const LINKER_FUNCTIONS: &[(&str, bool)] = &[
+    ("__wasm_get_tls_base", true),
+    ("__wasm_set_tls_base", false),
 ];
 
 /// What one import of a library is bound to.
@@ -607,8 +615,10 @@ pub fn resolve<'a>(
                 }
                 ImportClass::Function(sig) => {
                     let fits = |t: &EntityType| matches!(t, EntityType::Func(s) if s == sig);
+                    let linker_provided = LINKER_FUNCTIONS.iter().any(|(n, _)| *n == import.name);
                     let intrinsic = COMPONENT_INTRINSICS
                         .iter()
+                        .chain(LINKER_FUNCTIONS)
                         .find(|(n, _)| *n == import.name)
                         .map(|&(_, getter)| {
                             if getter {
@@ -637,6 +647,7 @@ pub fn resolve<'a>(
                             }
                         }
                         // Provided by the component model (the main module imports it).
+                        None if linker_provided => Binding::Linker,
                         None if intrinsic.is_some() => Binding::Component,
                         None if (import.weak || options.stub_missing_functions)
                             && describe_candidates(import.name).is_empty() =>

@@ -129,6 +129,27 @@ pub struct Layout {
     pub dlopen_table: Option<(u32, u32)>,
     /// Address of the dlopen table's root record (`__wasm_libdl_libraries`), 0 when absent.
     pub dlopen_root: u32,
+    /// Thread-local storage bookkeeping, when some library needs it.
+    pub tls: Option<TlsLayout>,
+}
+
+/// Where the thread-local-storage bookkeeping lives (see docs/abi.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsLayout {
+    /// Array of each TLS-owning library's TLS base for the main thread (`u32` per slot).
+    pub main_thread_tls_base: u32,
+    /// Array of pointers to each TLS-owning library's `__wasm_library_tls_info` (0 if unused).
+    pub library_info: u32,
+    /// The `__wasm_program_tls_info` record `{count, library_info, main_thread_tls_base}` (0 if
+    /// no library asks for it).
+    pub program_info: u32,
+    /// Per library: its slot in the arrays (libraries exporting `__wasm_library_tls_info`).
+    pub slots: Vec<Option<u32>>,
+    /// Number of slots.
+    pub count: u32,
+    /// Whether some library spawns threads (`[thread-new-indirect-v0]`), so the TLS base of the
+    /// running thread is read through `context.get 1`.
+    pub threads: bool,
 }
 
 /// Where an item passed to a library's import comes from.
@@ -293,6 +314,19 @@ pub fn layout(
         layout.dlopen_root = u32::try_from(mem + u64::from(size) - 8).unwrap_or(u32::MAX);
         mem = align_up(mem + u64::from(size), 16);
     }
+    if let Some(mut tls) = tls_needs(libs, link) {
+        mem = align_up(mem, 4);
+        tls.main_thread_tls_base = u32::try_from(mem).unwrap_or(u32::MAX);
+        mem += u64::from(tls.count) * 4;
+        if tls.program_info != 0 {
+            tls.library_info = u32::try_from(mem).unwrap_or(u32::MAX);
+            mem += u64::from(tls.count) * 4;
+            tls.program_info = u32::try_from(mem).unwrap_or(u32::MAX);
+            mem += 12;
+        }
+        mem = align_up(mem, 16);
+        layout.tls = Some(tls);
+    }
     for &l in &link.instantiation_order {
         let Some(lib) = libs.get(l) else { continue };
         let mi = lib.mem_info;
@@ -401,6 +435,45 @@ pub fn layout(
     }
     layout.table_size = u32::try_from(next).unwrap_or(u32::MAX);
     Ok(layout)
+}
+
+/// Whether some kept library imports `module.name`.
+fn imports_any(libs: &[Library<'_>], link: &Link<'_>, module: &str, name: &str) -> bool {
+    link.instantiation_order.iter().any(|&l| {
+        libs.get(l).is_some_and(|lib| {
+            lib.imports
+                .iter()
+                .any(|i| i.module == module && i.name == name)
+        })
+    })
+}
+
+/// The TLS bookkeeping the link needs, with slots assigned (addresses still 0;
+/// `program_info` is 1 when the record is needed).
+fn tls_needs(libs: &[Library<'_>], link: &Link<'_>) -> Option<TlsLayout> {
+    let needs_base = imports_any(libs, link, names::ENV, "__wasm_get_tls_base")
+        || imports_any(libs, link, names::ENV, "__wasm_set_tls_base");
+    let needs_program = imports_any(libs, link, names::GOT_MEM, "__wasm_program_tls_info");
+    if !needs_base && !needs_program {
+        return None;
+    }
+    let mut tls = TlsLayout {
+        slots: vec![None; libs.len()],
+        program_info: u32::from(needs_program),
+        threads: imports_any(libs, link, "$root", "[thread-new-indirect-v0]"),
+        ..TlsLayout::default()
+    };
+    for &l in &link.instantiation_order {
+        let has_info = libs
+            .get(l)
+            .and_then(|lib| lib.export("__wasm_library_tls_info"))
+            .is_some_and(|e| e.is_data());
+        if has_info && let Some(slot) = tls.slots.get_mut(l) {
+            *slot = Some(tls.count);
+            tls.count += 1;
+        }
+    }
+    Some(tls)
 }
 
 /// Whether the link needs a dlopen table.
@@ -689,6 +762,7 @@ pub fn synthesize(
             "__init_stack_pointer" => layout.stack_size,
             "__wasm_libdl_libraries" => layout.dlopen_root,
             "__asyncify_state" | "__asyncify_data" => 0,
+            "__wasm_program_tls_info" => layout.tls.as_ref().map_or(0, |t| t.program_info),
             _ => return None,
         })
     };
@@ -699,6 +773,8 @@ pub fn synthesize(
     // Import shims: target -> export name.
     let mut import_shims: IndexMap<(usize, usize), String> = IndexMap::new();
     let mut instances = Vec::new();
+    // TLS base functions the main module defines: (library, getter?).
+    let mut tls_functions: Vec<(usize, bool)> = Vec::new();
 
     for &l in &link.instantiation_order {
         let Some(lib) = libs.get(l) else { continue };
@@ -710,6 +786,15 @@ pub fn synthesize(
             let mutable = import_mutability(&import.ty);
             let source = match binding {
                 Binding::Linker => match &import.class {
+                    ImportClass::Function(_)
+                        if matches!(import.name, "__wasm_get_tls_base" | "__wasm_set_tls_base") =>
+                    {
+                        let get = import.name == "__wasm_get_tls_base";
+                        if !tls_functions.contains(&(l, get)) {
+                            tls_functions.push((l, get));
+                        }
+                        Source::Main(format!("weld:tls-{}:{l}", if get { "get" } else { "set" }))
+                    }
                     ImportClass::Memory => Source::Main(names::MEMORY.into()),
                     ImportClass::Table => Source::Main(names::TABLE.into()),
                     ImportClass::StackPointer => Source::Main(sp.clone()),
@@ -855,6 +940,19 @@ pub fn synthesize(
         });
     }
 
+    // TLS functions read `context.get 1` when threads may exist.
+    let threads = layout.tls.as_ref().is_some_and(|t| t.threads) && !tls_functions.is_empty();
+    if threads && !passthrough.contains_key(&("$root", "[context-get-1]")) {
+        let n = passthrough.len();
+        passthrough.insert(
+            ("$root", "[context-get-1]"),
+            (format!("weld:import:{n}"), FuncSig::new([], [ValType::I32])),
+        );
+    }
+    let context_get_1 = passthrough
+        .get_index_of(&("$root", "[context-get-1]"))
+        .and_then(|i| u32::try_from(i).ok());
+
     // Imports of the main module: the pass-through functions.
     for ((module, name), (_, sig)) in &passthrough {
         let ty = types.of(sig);
@@ -921,6 +1019,69 @@ pub fn synthesize(
             export: shim.export,
             slot,
         });
+    }
+    if let Some(tls) = &layout.tls {
+        for &(l, get) in &tls_functions {
+            let sig = if get {
+                FuncSig::new([], [ValType::I32])
+            } else {
+                FuncSig::new([ValType::I32], [])
+            };
+            let ty = types.of(&sig);
+            funcs.function(ty);
+            let mut f = Function::new([(1, wasm_encoder::ValType::I32)]);
+            let ins = &mut f.instructions();
+            let base = wrap_i32(tls.main_thread_tls_base);
+            match tls.slots.get(l).copied().flatten() {
+                // A library without TLS of its own has no slot; it never calls these.
+                None => {
+                    ins.unreachable();
+                }
+                Some(slot) => {
+                    let arg = wasm_encoder::MemArg {
+                        offset: u64::from(slot) * 4,
+                        align: 2,
+                        target: wasm_encoder::MemArgTarget::Memory(0),
+                        ordering: None,
+                    };
+                    match (get, threads.then_some(context_get_1).flatten()) {
+                        (true, Some(ctx)) => {
+                            ins.call(ctx).i32_load(arg);
+                        }
+                        (true, None) => {
+                            ins.i32_const(base).i32_load(arg);
+                        }
+                        // Before the thread machinery has set up `context.get 1` (it is 0),
+                        // the main thread's base is written to the main-thread array.
+                        (false, Some(ctx)) => {
+                            ins.call(ctx)
+                                .local_tee(1)
+                                .i32_eqz()
+                                .if_(wasm_encoder::BlockType::Empty)
+                                .i32_const(base)
+                                .local_get(0)
+                                .i32_store(arg)
+                                .else_()
+                                .local_get(1)
+                                .local_get(0)
+                                .i32_store(arg)
+                                .end();
+                        }
+                        (false, None) => {
+                            ins.i32_const(base).local_get(0).i32_store(arg);
+                        }
+                    }
+                }
+            }
+            ins.end();
+            code.function(&f);
+            exports.export(
+                &format!("weld:tls-{}:{l}", if get { "get" } else { "set" }),
+                ExportKind::Func,
+                next_func,
+            );
+            next_func += 1;
+        }
     }
     for (i, ((_, _), (name, _))) in passthrough.iter().enumerate() {
         exports.export(name, ExportKind::Func, u32::try_from(i).unwrap_or(u32::MAX));
@@ -998,6 +1159,35 @@ pub fn synthesize(
     });
 
     let mut data = wasm_encoder::DataSection::new();
+    if let Some(tls) = &layout.tls
+        && tls.program_info != 0
+    {
+        // `library_info[slot]` = address of each library's `__wasm_library_tls_info`, then the
+        // `__wasm_program_tls_info` record right after it.
+        let mut bytes = vec![0u8; tls.count as usize * 4];
+        for &l in &link.instantiation_order {
+            let (Some(slot), Some(lib)) = (tls.slots.get(l).copied().flatten(), libs.get(l)) else {
+                continue;
+            };
+            let value = lib
+                .export("__wasm_library_tls_info")
+                .and_then(|e| e.const_i32)
+                .unwrap_or(0);
+            let address = layout
+                .memory_base
+                .get(l)
+                .copied()
+                .unwrap_or(0)
+                .wrapping_add(value as u32);
+            if let Some(dst) = bytes.get_mut(slot as usize * 4..slot as usize * 4 + 4) {
+                dst.copy_from_slice(&address.to_le_bytes());
+            }
+        }
+        bytes.extend_from_slice(&tls.count.to_le_bytes());
+        bytes.extend_from_slice(&tls.library_info.to_le_bytes());
+        bytes.extend_from_slice(&tls.main_thread_tls_base.to_le_bytes());
+        data.active(0, &ConstExpr::i32_const(wrap_i32(tls.library_info)), bytes);
+    }
     if let Some((start, _)) = layout.dlopen_table {
         data.active(
             0,
@@ -1046,8 +1236,37 @@ pub fn synthesize(
             shared: false,
         }),
     );
+    // Imports of the init module, each (module, name) once: components reject duplicates.
     let mut ifunc = 0u32;
     let mut iglobal = 0u32;
+    let mut seen_funcs: HashMap<(String, String), u32> = HashMap::new();
+    let mut seen_globals: HashMap<(String, String), u32> = HashMap::new();
+    let mut import_func = |iimports: &mut ImportSection, module: &str, name: &str, ty: u32| {
+        *seen_funcs
+            .entry((module.to_string(), name.to_string()))
+            .or_insert_with(|| {
+                iimports.import(module, name, EncEntity::Function(ty));
+                ifunc += 1;
+                ifunc - 1
+            })
+    };
+    let mut import_global = |iimports: &mut ImportSection, module: &str, name: &str, mutable| {
+        *seen_globals
+            .entry((module.to_string(), name.to_string()))
+            .or_insert_with(|| {
+                iimports.import(
+                    module,
+                    name,
+                    EncEntity::Global(GlobalType {
+                        val_type: wasm_encoder::ValType::I32,
+                        mutable,
+                        shared: false,
+                    }),
+                );
+                iglobal += 1;
+                iglobal - 1
+            })
+    };
     // Element segment functions, in slot order.
     let mut elem_funcs = Vec::with_capacity(layout.function_slots.len());
     for &(l, e) in layout.function_slots.keys() {
@@ -1056,33 +1275,26 @@ pub fn synthesize(
         };
         let module = lib_arg(l, &mut init_args);
         let ty = itypes.of(sig);
-        iimports.import(
+        let f = import_func(
+            &mut iimports,
             &module,
             export_of(l, e).map_or("", |x| x.name),
-            EncEntity::Function(ty),
+            ty,
         );
-        elem_funcs.push(ifunc);
-        ifunc += 1;
+        elem_funcs.push(f);
     }
     // Runtime GOT.mem fixups.
     let mut fixups = Vec::new();
     for (got, base_global, exporter, sym) in &runtime_got {
         let module = lib_arg(*exporter, &mut init_args);
-        let i32g = |mutable| {
-            EncEntity::Global(GlobalType {
-                val_type: wasm_encoder::ValType::I32,
-                mutable,
-                shared: false,
-            })
-        };
-        iimports.import("weld:main", got, i32g(true));
-        iimports.import("weld:main", base_global, i32g(false));
-        iimports.import(&module, sym, i32g(false));
-        fixups.push((iglobal, iglobal + 1, iglobal + 2));
-        iglobal += 3;
+        let g = import_global(&mut iimports, "weld:main", got, true);
+        let b = import_global(&mut iimports, "weld:main", base_global, false);
+        let o = import_global(&mut iimports, &module, sym, false);
+        fixups.push((g, b, o));
     }
     let thunk = itypes.of(&FuncSig::default());
     let mut calls = Vec::new();
+    let mut ctor_calls = Vec::new();
     for phase in [0, 1] {
         for &l in &link.init_order {
             let Some(lib) = libs.get(l) else { continue };
@@ -1094,17 +1306,35 @@ pub fn synthesize(
             for &w in which {
                 if let Some(export) = lib.special(w) {
                     let module = lib_arg(l, &mut init_args);
-                    iimports.import(&module, export.name, EncEntity::Function(thunk));
-                    calls.push(ifunc);
-                    ifunc += 1;
+                    let f = import_func(&mut iimports, &module, export.name, thunk);
+                    if phase == 0 {
+                        calls.push(f);
+                    } else {
+                        ctor_calls.push(f);
+                    }
                 }
             }
         }
     }
+    // A task hook (`__wasm_task_hook`, as wasip3 libcs export) is told when constructors start
+    // and finish (codes 6 and 7 of the component model's task hooks).
+    let hook_sig = FuncSig::new([ValType::I32], []);
+    let task_hook = link.instantiation_order.iter().find_map(|&l| {
+        let e = libs.get(l)?.export("__wasm_task_hook")?;
+        matches!(&e.ty, EntityType::Func(s) if *s == hook_sig).then_some((l, e.name))
+    });
+    let task_hook = match task_hook {
+        Some((l, name)) if !ctor_calls.is_empty() => {
+            let module = lib_arg(l, &mut init_args);
+            let ty = itypes.of(&hook_sig);
+            Some(import_func(&mut iimports, &module, name, ty))
+        }
+        _ => None,
+    };
     let mut ifuncs = FunctionSection::new();
     let mut icode = CodeSection::new();
     ifuncs.function(thunk);
-    let start_index = ifunc;
+    let start_index = u32::try_from(seen_funcs.len()).unwrap_or(u32::MAX);
     let mut f = Function::new([]);
     {
         let mut ins = f.instructions();
@@ -1116,6 +1346,15 @@ pub fn synthesize(
         }
         for &c in &calls {
             ins.call(c);
+        }
+        if let Some(hook) = task_hook {
+            ins.i32_const(6).call(hook);
+        }
+        for &c in &ctor_calls {
+            ins.call(c);
+        }
+        if let Some(hook) = task_hook {
+            ins.i32_const(7).call(hook);
         }
         ins.end();
     }
