@@ -144,3 +144,26 @@ fn missing_needed_library_is_an_error() {
     );
     assert!(err.contains("`libmain.so` needs `libbase.so`"), "{err}");
 }
+
+#[test]
+fn start_is_reexported_by_the_main_module() {
+    let lib = wat::parse_str(
+        r#"(module (@dylink.0) (import "env" "memory" (memory 0)) (func (export "_start")))"#,
+    )
+    .unwrap();
+    let linked = weld_link(&[("cmd.so", lib)]).unwrap();
+    // The main module is the encoder's first module; find its exports.
+    let mut depth = 0;
+    let mut main_exports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&linked.component) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection { .. } => depth += 1,
+            wasmparser::Payload::ExportSection(r) if depth == 1 && main_exports.is_empty() => {
+                main_exports = r.into_iter().map(|e| e.unwrap().name.to_string()).collect();
+            }
+            wasmparser::Payload::End(_) if depth > 0 => depth -= 1,
+            _ => {}
+        }
+    }
+    assert!(main_exports.iter().any(|e| e == "_start"), "{main_exports:?}");
+}

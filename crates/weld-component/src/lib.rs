@@ -554,6 +554,21 @@ fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Lin
         }
     }
 
+    // `_start` goes through the main module too, where a command adapter (which imports
+    // `__main_module__._start`) finds it.
+    if let Some(l) = link.start
+        && let Some(e) = libs
+            .get(l)
+            .and_then(|lib| lib.exports.iter().position(|e| e.name == "_start"))
+        && !export_shims.iter().any(|s| s.name == "_start")
+    {
+        export_shims.push(ExportShim {
+            name: "_start".into(),
+            library: l,
+            export: e,
+        });
+    }
+
     // 5. Synthesize.
     // In instantiation order, as the reference merges worlds (this orders the world's items).
     let custom: Vec<_> = link
