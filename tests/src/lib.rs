@@ -435,3 +435,34 @@ pub fn embed_world(mut wasm: Vec<u8>, wit: &str, world: &str) -> Vec<u8> {
     section.encode(&mut wasm);
     wasm
 }
+
+/// Runs a command component (one exporting `wasi:cli/run`) with WASI, capturing stdout.
+/// Returns whether `run` succeeded, and what it printed.
+pub fn run_command(component: &[u8]) -> Result<(bool, String)> {
+    let engine = engine();
+    let component = Component::new(engine, component)
+        .map_err(anyhow::Error::from)
+        .context("compiling the component")?;
+    let mut linker: Linker<Host> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    let stdout = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20);
+    let host = Host {
+        ctx: WasiCtx::builder()
+            .stdout(stdout.clone())
+            .inherit_stderr()
+            .build(),
+        table: ResourceTable::new(),
+    };
+    let mut store = Store::new(engine, host);
+    let command =
+        wasmtime_wasi::p2::bindings::sync::Command::instantiate(&mut store, &component, &linker)
+            .map_err(anyhow::Error::from)
+            .context("instantiating the command")?;
+    let ok = command
+        .wasi_cli_run()
+        .call_run(&mut store)
+        .map_err(anyhow::Error::from)
+        .context("running the command")?
+        .is_ok();
+    Ok((ok, String::from_utf8_lossy(&stdout.contents()).into_owned()))
+}
