@@ -591,7 +591,11 @@ fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Lin
 
     // 6. Encode the main module and append the rest.
     let mut encoder = wit_component::ComponentEncoder::default();
-    let enc = |e: anyhow::Error| LinkError::Encode(format!("{e:#}"));
+    let enc = |e: anyhow::Error| {
+        let msg = format!("{e:#}");
+        let notes = encoder_error_notes(&libs, &link, &msg);
+        LinkError::Encode(format!("{msg}{notes}"))
+    };
     encoder
         .module(&synth.main)
         .map_err(enc)?
@@ -609,9 +613,7 @@ fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Lin
             .adapter(name, bytes)
             .map_err(|e| LinkError::Encode(format!("adapter `{name}` cannot be used: {e:#}")))?;
     }
-    let c0 = encoder
-        .encode()
-        .map_err(|e| LinkError::Encode(format!("{e:#}")))?;
+    let c0 = encoder.encode().map_err(enc)?;
     let component = append_libraries(c0, &libs, &synth)?;
 
     if options.validate
@@ -645,6 +647,54 @@ fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Lin
 
     let report = make_report(&libs, &link, &synth);
     Ok(Linked { component, report })
+}
+
+/// The component encoder speaks of weld's main module; these notes say which libraries the
+/// names in its message come from.
+fn encoder_error_notes(libs: &[Library<'_>], link: &Link<'_>, msg: &str) -> String {
+    let mut notes = Vec::new();
+    let tokens: Vec<&str> = msg.split('`').skip(1).step_by(2).collect();
+    let kept = || link.instantiation_order.iter().filter_map(|&i| libs.get(i));
+    for t in &tokens {
+        let (module, name) = match t.split_once("::") {
+            Some((m, n)) => (m, Some(n)),
+            None => (*t, None),
+        };
+        let importers: Vec<String> = kept()
+            .filter(|lib| {
+                lib.imports.iter().any(|i| {
+                    i.module == module
+                        && name.is_none_or(|n| i.name == n)
+                        && !matches!(i.module, "env" | "GOT.mem" | "GOT.func")
+                })
+            })
+            .map(|lib| format!("`{}`", lib.name))
+            .collect();
+        if !importers.is_empty() {
+            let what = match name {
+                Some(n) => format!("`{module}.{n}`"),
+                None => format!("module `{module}`"),
+            };
+            notes.push(format!(
+                "{what} is imported by library {}",
+                importers.join(", ")
+            ));
+        }
+    }
+    if msg.contains("export") || notes.is_empty() {
+        let worlds: Vec<String> = kept()
+            .filter(|lib| !lib.component_types.is_empty())
+            .map(|lib| format!("`{}`", lib.name))
+            .collect();
+        if !worlds.is_empty() {
+            notes.push(format!(
+                "the component's WIT world is the union of the component-type sections of {}; every world export must be a core function exported by a kept library",
+                worlds.join(", ")
+            ));
+        }
+    }
+    notes.dedup();
+    notes.iter().map(|n| format!("\nnote: {n}")).collect()
 }
 
 /// Counts of the component-level index spaces in the encoder's output.

@@ -596,12 +596,45 @@ pub fn resolve<'a>(
                     }
                     Binding::Linker
                 }
-                ImportClass::Table
-                | ImportClass::StackPointer
-                | ImportClass::MemoryBase
-                | ImportClass::TableBase => Binding::Linker,
+                ImportClass::Table => {
+                    if let EntityType::Table(t) = &import.ty
+                        && t.table64
+                    {
+                        problems.push(Problem::Unsupported {
+                            library: lib.name.to_string(),
+                            what: "a 64-bit table (table64) in `env.__indirect_function_table`"
+                                .into(),
+                        });
+                    }
+                    Binding::Linker
+                }
+                ImportClass::StackPointer | ImportClass::MemoryBase | ImportClass::TableBase => {
+                    Binding::Linker
+                }
                 ImportClass::EnvGlobal => {
                     if LINKER_ENV_GLOBALS.contains(&import.name) {
+                        // The linker's globals are i32; `__init_stack_pointer` may be imported
+                        // either way, the asyncify state must be mutable.
+                        let fits = match &import.ty {
+                            EntityType::Global(g) => {
+                                g.content_type == ValType::I32
+                                    && (g.mutable || import.name == "__init_stack_pointer")
+                            }
+                            _ => false,
+                        };
+                        if !fits {
+                            let required = if import.name == "__init_stack_pointer" {
+                                "an i32 global"
+                            } else {
+                                "a mutable i32 global"
+                            };
+                            problems.push(Problem::BadAbiSignature {
+                                library: lib.name.to_string(),
+                                name: format!("env.{}", import.name),
+                                found: format!("an import of type {}", import.ty),
+                                required: required.into(),
+                            });
+                        }
                         Binding::Linker
                     } else if import.name == "__tls_base" {
                         problems.push(Problem::Unsupported {

@@ -180,7 +180,8 @@ impl fmt::Display for EntityType {
             EntityType::Func(sig) => write!(f, "function {sig}"),
             EntityType::Global(g) => write!(
                 f,
-                "global {}{}",
+                "global {}{}{}",
+                if g.shared { "shared " } else { "" },
                 if g.mutable { "mut " } else { "" },
                 g.content_type
             ),
@@ -191,7 +192,14 @@ impl fmt::Display for EntityType {
                 if m.shared { " shared" } else { "" },
                 m.initial
             ),
-            EntityType::Table(t) => write!(f, "table {} min {}", t.element_type, t.initial),
+            EntityType::Table(t) => write!(
+                f,
+                "table{}{} {} min {}",
+                if t.table64 { " i64" } else { "" },
+                if t.shared { " shared" } else { "" },
+                t.element_type,
+                t.initial
+            ),
             EntityType::Tag(sig) => write!(f, "tag {sig}"),
         }
     }
@@ -392,6 +400,38 @@ impl Ctx<'_> {
     }
 }
 
+/// Why a function type cannot be described by a [`FuncSig`] (so that two modules agreeing on the
+/// `FuncSig` could still disagree on the type), or `None` when it can. `in_group` is the number of
+/// types in its recursion group.
+fn unlinkable_type(sub: &wasmparser::SubType, in_group: usize) -> Option<&'static str> {
+    let CompositeInnerType::Func(f) = &sub.composite_type.inner else {
+        return None;
+    };
+    if in_group > 1 {
+        Some("it is defined in a recursion group with other types")
+    } else if !sub.is_final || !sub.supertype_idxs.is_empty() {
+        Some("it is not final or declares a supertype")
+    } else if sub.composite_type.shared {
+        Some("it is a shared type")
+    } else if f
+        .params()
+        .iter()
+        .chain(f.results())
+        .any(|t| matches!(t, ValType::Ref(r) if r.type_index().is_some()))
+    {
+        Some("a parameter or result is a reference to a type defined in the module")
+    } else {
+        None
+    }
+}
+
+fn unlinkable_message(what: &str, idx: u32, issue: &str) -> String {
+    format!(
+        "{what} has type {idx}, which weld cannot link across modules: {issue} \
+         (weld matches function types by their parameter and result lists)"
+    )
+}
+
 fn sig_of(ty: &wasmparser::FuncType) -> FuncSig {
     FuncSig::new(ty.params(), ty.results())
 }
@@ -403,6 +443,7 @@ impl<'a> Library<'a> {
     /// the problem.
     pub fn parse(name: &'a str, bytes: &'a [u8]) -> Result<Library<'a>, ParseError> {
         let cx = Ctx { library: name };
+        check_header(&cx, bytes)?;
         let mut lib = Library {
             name,
             bytes,
@@ -428,6 +469,8 @@ impl<'a> Library<'a> {
 
         // Types of the module's type section, by index (`None` for non-function types).
         let mut types: Vec<Option<FuncSig>> = Vec::new();
+        // Per type: why a [`FuncSig`] would not describe it faithfully, if it would not.
+        let mut type_issues: Vec<Option<&'static str>> = Vec::new();
         // Type index of every function (imported first, then defined).
         let mut funcs: Vec<u32> = Vec::new();
         // Type of every global (imported first) and its constant value if it has one.
@@ -455,6 +498,17 @@ impl<'a> Library<'a> {
             )),
         };
 
+        // A function type other libraries or the glue modules may have to match: a `FuncSig`
+        // compares parameter and result lists only, so it must be all there is to the type.
+        let linkable_sig =
+            |types: &[Option<FuncSig>], issues: &[Option<&str>], idx: u32, off: u64, what: &str| {
+                let sig = func_sig(types, idx, off)?;
+                match issues.get(idx as usize).copied().flatten() {
+                    None => Ok(sig),
+                    Some(issue) => Err(cx.err(Some(off), unlinkable_message(what, idx, issue))),
+                }
+            };
+
         let mut parser = Parser::new(0);
         let mut offset = 0usize;
         let mut section_count = 0usize;
@@ -480,7 +534,9 @@ impl<'a> Library<'a> {
                 Payload::TypeSection(reader) => {
                     for group in reader {
                         let group = group.map_err(|e| cx.wasm(e))?;
+                        let in_group = group.types().len();
                         for sub in group.into_types() {
+                            type_issues.push(unlinkable_type(&sub, in_group));
                             types.push(match &sub.composite_type.inner {
                                 CompositeInnerType::Func(f) => Some(sig_of(f)),
                                 _ => None,
@@ -541,15 +597,22 @@ impl<'a> Library<'a> {
                     }
                 }
                 Payload::StartSection { .. } => lib.has_start_section = true,
-                Payload::CodeSectionStart { size, .. } => {
+                Payload::CodeSectionStart {
+                    size,
+                    unchecked_range,
+                    ..
+                } => {
                     parser.skip_section();
                     let size = usize::try_from(size).unwrap_or(usize::MAX);
                     offset = offset.saturating_add(size);
                     if offset > bytes.len() {
+                        // Point at the section, which is in the input, not at its declared end.
                         return Err(cx.err(
-                            Some(offset as u64),
+                            Some(unchecked_range.start),
                             format!(
-                                "code section of {size} bytes runs past the end of the input ({} bytes)",
+                                "the code section (bytes {:#x}..{:#x}) runs past the end of the input ({} bytes)",
+                                unchecked_range.start,
+                                unchecked_range.end,
                                 bytes.len()
                             ),
                         ));
@@ -600,11 +663,32 @@ impl<'a> Library<'a> {
 
         let mut func_idx = 0u32;
         let mut global_idx = 0usize;
+        // Components do not allow a module to import the same name twice.
+        let mut first_import: HashMap<(&str, &str), u64> = HashMap::new();
         for (off, import) in raw_imports {
+            if let Some(first) = first_import.insert((import.module, import.name), off) {
+                return Err(cx.err(
+                    Some(off),
+                    format!(
+                        "import `{}.{}` appears twice (first at byte offset {first:#x}); a module inside a component cannot import the same name twice",
+                        import.module, import.name
+                    ),
+                ));
+            }
+            let what = || format!("import `{}.{}`", import.module, import.name);
             let ty = match import.ty {
-                TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                TypeRef::Func(t) => {
                     func_idx += 1;
-                    EntityType::Func(func_sig(&types, t, off)?)
+                    EntityType::Func(linkable_sig(&types, &type_issues, t, off, &what())?)
+                }
+                TypeRef::FuncExact(_) => {
+                    return Err(cx.err(
+                        Some(off),
+                        format!(
+                            "{} is an exact function import (`(func (exact ...))`), which weld does not support",
+                            what()
+                        ),
+                    ));
                 }
                 TypeRef::Global(g) => {
                     global_idx += 1;
@@ -612,7 +696,13 @@ impl<'a> Library<'a> {
                 }
                 TypeRef::Memory(m) => EntityType::Memory(m),
                 TypeRef::Table(t) => EntityType::Table(t),
-                TypeRef::Tag(t) => EntityType::Tag(func_sig(&types, t.func_type_idx, off)?),
+                TypeRef::Tag(t) => EntityType::Tag(linkable_sig(
+                    &types,
+                    &type_issues,
+                    t.func_type_idx,
+                    off,
+                    &what(),
+                )?),
             };
             let class = classify_import(&cx, off, &import, &ty)?;
             let mut flags = import_flags
@@ -646,12 +736,16 @@ impl<'a> Library<'a> {
                     ),
                 )
             };
+            let what = || format!("export `{}`", export.name);
             let (ty, const_val) = match export.kind {
                 ExternalKind::Func | ExternalKind::FuncExact => {
                     let t = *funcs
                         .get(idx)
                         .ok_or_else(|| missing("function", funcs.len()))?;
-                    (EntityType::Func(func_sig(&types, t, off)?), None)
+                    (
+                        EntityType::Func(linkable_sig(&types, &type_issues, t, off, &what())?),
+                        None,
+                    )
                 }
                 ExternalKind::Global => {
                     let (g, v) = *globals
@@ -677,7 +771,10 @@ impl<'a> Library<'a> {
                 ),
                 ExternalKind::Tag => {
                     let t = *tags.get(idx).ok_or_else(|| missing("tag", tags.len()))?;
-                    (EntityType::Tag(func_sig(&types, t, off)?), None)
+                    (
+                        EntityType::Tag(linkable_sig(&types, &type_issues, t, off, &what())?),
+                        None,
+                    )
                 }
             };
             let special = match (export.name, &ty) {
@@ -704,19 +801,27 @@ impl<'a> Library<'a> {
     fn read_dylink(
         &mut self,
         cx: &Ctx<'_>,
-        reader: wasmparser::Dylink0SectionReader<'a>,
+        mut reader: wasmparser::Dylink0SectionReader<'a>,
     ) -> Result<(), ParseError> {
-        for sub in reader {
-            let sub = sub.map_err(|e| cx.wasm(e))?;
+        loop {
+            // Where this subsection starts (its id byte), for errors and warnings about it.
+            let at = reader.original_position();
+            let Some(sub) = reader.next() else { break };
+            let what = usize::try_from(at)
+                .ok()
+                .and_then(|i| self.bytes.get(i))
+                .map_or("dylink.0 subsection", |&id| dylink_subsection_name(id));
+            // wasmparser's message ("unexpected end-of-file", "malformed UTF-8 encoding") says
+            // what is wrong; say where, too.
+            let sub =
+                sub.map_err(|e| cx.err(Some(e.offset()), format!("{what}: {}", e.message())))?;
             match sub {
                 Dylink0Subsection::MemInfo(m) => {
-                    let pow = |p: u32, what: &str| {
+                    let pow = |p: u32, field: &str| {
                         1u32.checked_shl(p).ok_or_else(|| {
                             cx.err(
-                                None,
-                                format!(
-                                    "dylink.0 MEM_INFO: {what} alignment 2^{p} does not fit in 32 bits"
-                                ),
+                                Some(at),
+                                format!("{what}: {field} alignment 2^{p} does not fit in 32 bits"),
                             )
                         })
                     };
@@ -736,8 +841,8 @@ impl<'a> Library<'a> {
                     .extend(i.iter().map(|i| (i.module, i.field, i.flags.bits()))),
                 Dylink0Subsection::RuntimePath(r) => self.runtime_path.extend(r),
                 Dylink0Subsection::TargetArch(a) => self.target_arch = Some(a),
-                Dylink0Subsection::Unknown { ty, range, .. } => self.warnings.push(Warning {
-                    offset: Some(range.start),
+                Dylink0Subsection::Unknown { ty, .. } => self.warnings.push(Warning {
+                    offset: Some(at),
                     message: format!("unknown dylink.0 subsection type {ty} ignored"),
                 }),
             }
@@ -753,6 +858,73 @@ impl<'a> Library<'a> {
     /// The export with the given ABI role, if any.
     pub fn special(&self, which: SpecialExport) -> Option<&Export<'a>> {
         self.exports.iter().find(|e| e.special == Some(which))
+    }
+}
+
+/// Rejects inputs that are not WebAssembly binaries at all with a message that says what they
+/// look like (wasmparser's own messages dump the magic bytes as multi-line arrays).
+fn check_header(cx: &Ctx<'_>, bytes: &[u8]) -> Result<(), ParseError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.is_empty() {
+        return Err(cx.err(
+            None,
+            "the input is empty (0 bytes); expected a WebAssembly module",
+        ));
+    }
+    let head = bytes.get(..MAGIC.len()).unwrap_or(bytes);
+    if !MAGIC.starts_with(head) {
+        let found: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+        let text = bytes.trim_ascii_start();
+        let hint = if bytes.starts_with(b"\x7fELF") {
+            " (an ELF file: a native library, not a WebAssembly one?)"
+        } else if text.starts_with(b"(") || text.starts_with(b";;") {
+            " (WebAssembly text? weld links binary modules)"
+        } else {
+            ""
+        };
+        return Err(cx.err(
+            Some(0),
+            format!(
+                "not a WebAssembly module: it starts with {}{hint}, not with the magic bytes 00 61 73 6d (\"\\0asm\")",
+                found.join(" ")
+            ),
+        ));
+    }
+    if bytes.len() < 8 {
+        return Err(cx.err(
+            Some(bytes.len() as u64),
+            format!(
+                "the input ends inside the 8-byte module header ({} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .and_then(|v| <[u8; 2]>::try_from(v).ok())
+            .map_or(0, u16::from_le_bytes)
+    };
+    let (version, layer) = (u16_at(4), u16_at(6));
+    if layer == 0 && version != 1 {
+        return Err(cx.err(
+            Some(4),
+            format!("unsupported binary version {version} (weld reads version 1 core modules)"),
+        ));
+    }
+    Ok(())
+}
+
+/// How errors name a `dylink.0` subsection, by id.
+fn dylink_subsection_name(id: u8) -> &'static str {
+    match id {
+        1 => "dylink.0 MEM_INFO subsection",
+        2 => "dylink.0 NEEDED subsection",
+        3 => "dylink.0 EXPORT_INFO subsection",
+        4 => "dylink.0 IMPORT_INFO subsection",
+        5 => "dylink.0 RUNTIME_PATH subsection",
+        6 => "dylink.0 TARGET_ARCH subsection",
+        _ => "dylink.0 subsection",
     }
 }
 
@@ -776,16 +948,22 @@ fn classify_import(
     ty: &EntityType,
 ) -> Result<ImportClass, ParseError> {
     let expected = |what: &str| {
+        let note = match ty {
+            EntityType::Global(g) if g.shared => " (the globals weld provides are not shared)",
+            _ => "",
+        };
         cx.err(
             Some(off),
             format!(
-                "import `{}.{}` must be {what}, found {ty}",
+                "import `{}.{}` must be {what}, found {ty}{note}",
                 import.module, import.name
             ),
         )
     };
+    // Shared globals (shared-everything threads) are a different type: the linker's globals are
+    // not shared.
     let i32_global = |mutable: Option<bool>| match ty {
-        EntityType::Global(g) if g.content_type == ValType::I32 => {
+        EntityType::Global(g) if g.content_type == ValType::I32 && !g.shared => {
             mutable.is_none_or(|m| m == g.mutable)
         }
         _ => false,
@@ -821,7 +999,10 @@ fn classify_import(
         }
         (names::ENV, _) => match ty {
             EntityType::Func(sig) => ImportClass::Function(sig.clone()),
-            EntityType::Global(_) => ImportClass::EnvGlobal,
+            EntityType::Global(g) if !g.shared => ImportClass::EnvGlobal,
+            EntityType::Global(_) => {
+                return Err(expected("a function, a non-shared global or a tag"));
+            }
             EntityType::Tag(sig) => ImportClass::EnvTag(sig.clone()),
             _ => return Err(expected("a function, global or tag")),
         },

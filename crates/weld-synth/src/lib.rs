@@ -1099,6 +1099,8 @@ pub fn synthesize(
 
     // The shared memory and table must satisfy every library's import limits.
     let mut mem_min = u64::from(layout.memory_pages);
+    // Who asks for the minimum: `None` for the stack and data, else the library's import.
+    let mut mem_min_by: Option<&str> = None;
     let mut mem_max: Option<(u64, &str)> = None;
     let mut table_min = u64::from(layout.table_size);
     let mut table_max: Option<(u64, &str)> = None;
@@ -1107,7 +1109,10 @@ pub fn synthesize(
         for import in &lib.imports {
             match (&import.class, &import.ty) {
                 (ImportClass::Memory, EntityType::Memory(m)) => {
-                    mem_min = mem_min.max(m.initial);
+                    if m.initial > mem_min {
+                        mem_min = m.initial;
+                        mem_min_by = Some(lib.name);
+                    }
                     if let Some(max) = m.maximum
                         && mem_max.is_none_or(|(x, _)| max < x)
                     {
@@ -1129,9 +1134,19 @@ pub fn synthesize(
     if let Some((max, lib)) = mem_max
         && max < mem_min
     {
-        problems.push(format!(
-            "library `{lib}` imports `env.memory` with at most {max} pages, but the stack and all libraries' data need {mem_min} pages"
-        ));
+        let pages = |n: u64| format!("{n} page{}", if n == 1 { "" } else { "s" });
+        problems.push(match mem_min_by {
+            Some(other) => format!(
+                "library `{lib}` imports `env.memory` with at most {}, but library `{other}` imports it with at least {}",
+                pages(max),
+                pages(mem_min)
+            ),
+            None => format!(
+                "library `{lib}` imports `env.memory` with at most {}, but the stack and all libraries' data need {}",
+                pages(max),
+                pages(mem_min)
+            ),
+        });
     }
     if let Some((max, lib)) = table_max
         && max < table_min
