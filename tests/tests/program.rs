@@ -165,5 +165,8 @@ fn start_is_reexported_by_the_main_module() {
             _ => {}
         }
     }
-    assert!(main_exports.iter().any(|e| e == "_start"), "{main_exports:?}");
+    assert!(
+        main_exports.iter().any(|e| e == "_start"),
+        "{main_exports:?}"
+    );
 }
