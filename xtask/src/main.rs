@@ -9,7 +9,9 @@
 
 use std::process::ExitCode;
 
+mod bench;
 mod conformance;
+mod cpython;
 mod demo;
 mod fixtures;
 
@@ -18,8 +20,12 @@ usage: cargo xtask <subcommand> [options]
 
 subcommands:
   demo               link examples/*.so with weld and run the component in wasmtime
+  bench [--runs N] [--sizes A,B,C]
+                     time weld against wasm-tools (from PyPI) on generated chains
   conformance [-v]   link every case of wit-component's link test suite with weld and
                      with the reference, and compare the WIT worlds
+  cpython [--rebuild] [--compare] [-v]
+                     link CPython 3.14 (from componentize-py's wheel) with weld and run it
   fixtures           rebuild tests/fixtures/*.so and examples/*.so from their C sources
   fixtures --check   rebuild into a temporary directory and fail unless every
                      committed .so is byte-identical to the fresh build
@@ -31,6 +37,8 @@ fn main() -> ExitCode {
         Some("fixtures") => fixtures::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("cpython") => cpython::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         None | Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

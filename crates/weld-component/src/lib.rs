@@ -51,7 +51,9 @@ use wasm_encoder::{
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 use weld_graph::{KeepReason, Link, Options as GraphOptions};
 use weld_module::{EntityType, Library, ValType};
-use weld_synth::{ExportShim, InitArg, ItemKind, MAIN_MARKER, Source, SynthOptions, Synthesized};
+use weld_synth::{
+    Arg, ArgItem, ExportShim, InitArg, ItemKind, MAIN_MARKER, Source, SynthOptions, Synthesized,
+};
 use wit_component::metadata::Bindgen;
 use wit_parser::{
     LiftLowerAbi, ManglingAndAbi, Resolve, TypeDefKind, WasmExport, WasmExportKind, WorldItem,
@@ -204,6 +206,8 @@ pub struct Report {
     pub table_size: u32,
     /// Non-fatal warnings (duplicates, dylink oddities).
     pub warnings: Vec<String>,
+    /// Facts worth knowing with `-v` (for example libraries with a start function).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -227,11 +231,19 @@ impl Report {
             self.init_order.join(", ")
         ));
         for c in &self.cycles {
-            out.push(format!("dependency cycle: {}", c.join(" <-> ")));
+            match c.as_slice() {
+                [one] => out.push(format!(
+                    "self-reference: {one} calls its own exports through `env` (via shims)"
+                )),
+                _ => out.push(format!("dependency cycle: {}", c.join(" <-> "))),
+            }
+        }
+        for note in &self.notes {
+            out.push(note.clone());
         }
         for (sym, exporter, slot) in &self.import_shims {
             out.push(format!(
-                "shim  `{sym}` from {exporter} (instantiated later) via table slot {slot}"
+                "shim  `{sym}` from {exporter} (not instantiated before a library calling it) via table slot {slot}"
             ));
         }
         for (name, lib) in &self.exports {
@@ -617,7 +629,7 @@ fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Lin
     let component = append_libraries(c0, &libs, &synth)?;
 
     if options.validate
-        && let Err(e) = Validator::new_with_features(WasmFeatures::all()).validate_all(&component)
+        && let Err(e) = validate(&component)
     {
         // weld does not read function bodies; when the output is invalid, find out whether an
         // input is to blame before calling it a weld bug.
@@ -695,6 +707,81 @@ fn encoder_error_notes(libs: &[Library<'_>], link: &Link<'_>, msg: &str) -> Stri
     }
     notes.dedup();
     notes.iter().map(|n| format!("\nnote: {n}")).collect()
+}
+
+/// Validates `bytes` (a module or component) with every feature enabled, checking function
+/// bodies on all available cores: the structure is validated in order, the bodies collected and
+/// split among threads. Same verdict as `Validator::validate_all`; most of the work for large
+/// libraries such as libpython is in the bodies.
+pub fn validate(bytes: &[u8]) -> Result<(), wasmparser::BinaryReaderError> {
+    use wasmparser::{FuncValidatorAllocations, ValidPayload};
+    let mut validator = Validator::new_with_features(WasmFeatures::all());
+    let mut bodies = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        if let ValidPayload::Func(func, body) = validator.payload(&payload?)? {
+            bodies.push((func, body));
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    if threads == 1 || bodies.len() < 64 {
+        let mut allocs = FuncValidatorAllocations::default();
+        for (func, body) in bodies {
+            let mut v = func.into_validator(allocs);
+            v.validate(&body)?;
+            allocs = v.into_allocations();
+        }
+        return Ok(());
+    }
+    // Balance by body size rather than count.
+    let total: usize = bodies
+        .iter()
+        .map(|(_, b)| {
+            let r = b.range();
+            usize::try_from(r.end - r.start).unwrap_or(usize::MAX)
+        })
+        .sum();
+    let share = total / threads + 1;
+    let mut chunks: Vec<Vec<_>> = Vec::with_capacity(threads);
+    let mut current = Vec::new();
+    let mut size = 0;
+    for (func, body) in bodies {
+        let r = body.range();
+        size += usize::try_from(r.end - r.start).unwrap_or(usize::MAX);
+        current.push((func, body));
+        if size >= share {
+            chunks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+    }
+    chunks.push(current);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut allocs = FuncValidatorAllocations::default();
+                    for (func, body) in chunk {
+                        let mut v = func.into_validator(allocs);
+                        v.validate(&body)?;
+                        allocs = v.into_allocations();
+                    }
+                    Ok::<(), wasmparser::BinaryReaderError>(())
+                })
+            })
+            .collect();
+        // Report the first error in input order.
+        let mut first = Ok(());
+        for h in handles {
+            let r = h.join().unwrap_or(Ok(()));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
 }
 
 /// Counts of the component-level index spaces in the encoder's output.
@@ -783,13 +870,17 @@ fn append_libraries(
     // runtimes share): check before building something nobody can load.
     let stubs = usize::from(synth.stubs.is_some());
     let modules = sp.modules as usize + stubs + synth.instances.len() + 1;
+    let own_args: usize = synth
+        .instances
+        .iter()
+        .flat_map(|i| i.args.iter())
+        .filter(|(_, arg)| matches!(arg, Arg::Items(_)))
+        .count();
     let instances = sp.instances as usize
         + stubs
-        + synth
-            .instances
-            .iter()
-            .map(|i| i.args.len() + 1)
-            .sum::<usize>()
+        + synth.shared_args.len()
+        + synth.instances.len()
+        + own_args
         + 1;
     if modules > MAX_MODULES || instances > MAX_INSTANCES {
         return Err(LinkError::Limit(format!(
@@ -843,58 +934,60 @@ fn append_libraries(
     });
 
     let mut alias_cache: HashMap<(u32, String), u32> = HashMap::new();
+    // Arguments shared by several libraries (`GOT.mem`, `GOT.func`, WIT interfaces, …): one
+    // core instance each, built before any library.
+    let mut shared_instances = Vec::with_capacity(synth.shared_args.len());
+    if !synth.shared_args.is_empty() {
+        let mut aliases = ComponentAliasSection::new();
+        let mut instances = InstanceSection::new();
+        for items in &synth.shared_args {
+            let i = argument_instance(
+                items,
+                &ArgContext {
+                    main_instance,
+                    stubs_instance,
+                    lib_instance: &lib_instance,
+                },
+                &mut alias_cache,
+                &mut aliases,
+                &mut instances,
+                &mut sp,
+            )
+            .map_err(|l| internal_order_error(libs, l))?;
+            shared_instances.push(i);
+        }
+        if !aliases.is_empty() {
+            append(&aliases, &mut out);
+        }
+        append(&instances, &mut out);
+    }
     for inst in &synth.instances {
         let mut aliases = ComponentAliasSection::new();
         let mut instances = InstanceSection::new();
-        let mut args: Vec<(String, u32)> = Vec::new();
-        for (module, items) in &inst.args {
-            let mut exports = Vec::with_capacity(items.len());
-            for item in items {
-                let instance = match &item.source {
-                    Source::Main(_) => main_instance,
-                    Source::Library(l, _) => match lib_instance.get(l) {
-                        Some(&i) => i,
-                        None => {
-                            return Err(LinkError::Encode(format!(
-                                "internal ordering error: `{}` needs an instance of library {l} that does not exist yet",
-                                libs.get(inst.library).map_or("?", |l| l.name)
-                            )));
-                        }
+        let mut args: Vec<(&str, u32)> = Vec::with_capacity(inst.args.len());
+        for (module, arg) in &inst.args {
+            let index = match arg {
+                Arg::Shared(i) => shared_instances.get(*i).copied().unwrap_or(0),
+                Arg::Items(items) => argument_instance(
+                    items,
+                    &ArgContext {
+                        main_instance,
+                        stubs_instance,
+                        lib_instance: &lib_instance,
                     },
-                    Source::Stubs(_) => stubs_instance.unwrap_or(0),
-                };
-                let name = match &item.source {
-                    Source::Main(n) | Source::Library(_, n) | Source::Stubs(n) => n,
-                };
-                let (kind, counter) = match item.kind {
-                    ItemKind::Func => (ExportKind::Func, &mut sp.funcs),
-                    ItemKind::Global => (ExportKind::Global, &mut sp.globals),
-                    ItemKind::Memory => (ExportKind::Memory, &mut sp.memories),
-                    ItemKind::Table => (ExportKind::Table, &mut sp.tables),
-                    ItemKind::Tag => (ExportKind::Tag, &mut sp.tags),
-                };
-                let index = *alias_cache
-                    .entry((instance, name.clone()))
-                    .or_insert_with(|| {
-                        aliases.alias(Alias::CoreInstanceExport {
-                            instance,
-                            kind,
-                            name,
-                        });
-                        *counter += 1;
-                        *counter - 1
-                    });
-                exports.push((item.name.as_str(), kind, index));
-            }
-            instances.export_items(exports);
-            args.push((module.clone(), sp.instances));
-            sp.instances += 1;
+                    &mut alias_cache,
+                    &mut aliases,
+                    &mut instances,
+                    &mut sp,
+                )
+                .map_err(|l| internal_order_error(libs, l))?,
+            };
+            args.push((module.as_str(), index));
         }
         let module = lib_module.get(&inst.library).copied().unwrap_or(0);
         instances.instantiate(
             module,
-            args.iter()
-                .map(|(n, i)| (n.as_str(), ModuleArg::Instance(*i))),
+            args.iter().map(|(n, i)| (*n, ModuleArg::Instance(*i))),
         );
         lib_instance.insert(inst.library, sp.instances);
         sp.instances += 1;
@@ -921,6 +1014,62 @@ fn append_libraries(
     Ok(out)
 }
 
+/// Where the sources of instantiation arguments live.
+struct ArgContext<'a> {
+    main_instance: u32,
+    stubs_instance: Option<u32>,
+    lib_instance: &'a HashMap<usize, u32>,
+}
+
+fn internal_order_error(libs: &[Library<'_>], l: usize) -> LinkError {
+    LinkError::Encode(format!(
+        "internal ordering error: library `{}` is needed before it is instantiated",
+        libs.get(l).map_or("?", |x| x.name)
+    ))
+}
+
+/// Adds the aliases and the core instance (from exports) for one argument; returns the
+/// instance's index, or the library whose instance is missing.
+fn argument_instance(
+    items: &[ArgItem],
+    cx: &ArgContext<'_>,
+    alias_cache: &mut HashMap<(u32, String), u32>,
+    aliases: &mut ComponentAliasSection,
+    instances: &mut InstanceSection,
+    sp: &mut Spaces,
+) -> Result<u32, usize> {
+    let mut exports = Vec::with_capacity(items.len());
+    for item in items {
+        let (instance, name) = match &item.source {
+            Source::Main(n) => (cx.main_instance, n),
+            Source::Library(l, n) => (*cx.lib_instance.get(l).ok_or(*l)?, n),
+            Source::Stubs(n) => (cx.stubs_instance.unwrap_or(0), n),
+        };
+        let (kind, counter) = match item.kind {
+            ItemKind::Func => (ExportKind::Func, &mut sp.funcs),
+            ItemKind::Global => (ExportKind::Global, &mut sp.globals),
+            ItemKind::Memory => (ExportKind::Memory, &mut sp.memories),
+            ItemKind::Table => (ExportKind::Table, &mut sp.tables),
+            ItemKind::Tag => (ExportKind::Tag, &mut sp.tags),
+        };
+        let index = *alias_cache
+            .entry((instance, name.clone()))
+            .or_insert_with(|| {
+                aliases.alias(Alias::CoreInstanceExport {
+                    instance,
+                    kind,
+                    name,
+                });
+                *counter += 1;
+                *counter - 1
+            });
+        exports.push((item.name.as_str(), kind, index));
+    }
+    instances.export_items(exports);
+    sp.instances += 1;
+    Ok(sp.instances - 1)
+}
+
 fn make_report(libs: &[Library<'_>], link: &Link<'_>, synth: &Synthesized) -> Report {
     let name = |i: usize| libs.get(i).map_or("?".to_string(), |l| l.name.to_string());
     let export_name = |l: usize, e: usize| {
@@ -929,10 +1078,13 @@ fn make_report(libs: &[Library<'_>], link: &Link<'_>, synth: &Synthesized) -> Re
             .map_or("?".to_string(), |e| e.name.to_string())
     };
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     for (i, lib) in libs.iter().enumerate() {
+        // wasm-ld gives libraries with passive data a start function (`__wasm_init_memory`)
+        // that copies it to `__memory_base`; worth knowing, not worth a warning.
         if lib.has_start_section && link.is_kept(i) {
-            warnings.push(format!(
-                "{}: has a start function; it runs when the library is instantiated, before any data relocation or constructor and before shim table slots are filled",
+            notes.push(format!(
+                "start {}: has a start function, which runs when it is instantiated (before relocations and constructors)",
                 lib.name
             ));
         }
@@ -1008,5 +1160,6 @@ fn make_report(libs: &[Library<'_>], link: &Link<'_>, synth: &Synthesized) -> Re
         heap_end: synth.layout.heap_end,
         table_size: synth.layout.table_size,
         warnings,
+        notes,
     }
 }

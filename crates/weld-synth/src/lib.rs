@@ -153,7 +153,7 @@ pub struct TlsLayout {
 }
 
 /// Where an item passed to a library's import comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
     /// An export of the main module.
     Main(String),
@@ -164,7 +164,7 @@ pub enum Source {
 }
 
 /// The kind of an instantiation argument item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ItemKind {
     /// A function.
     Func,
@@ -179,7 +179,7 @@ pub enum ItemKind {
 }
 
 /// One item of an instantiation argument: the import's field name and where it comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ArgItem {
     /// Import field name.
     pub name: String,
@@ -195,7 +195,16 @@ pub struct LibraryInstance {
     /// The library (input index).
     pub library: usize,
     /// Import module name -> items, in first-import order.
-    pub args: Vec<(String, Vec<ArgItem>)>,
+    pub args: Vec<(String, Arg)>,
+}
+
+/// One instantiation argument of a library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// Items for this library alone.
+    Items(Vec<ArgItem>),
+    /// An argument shared by several libraries: an index into [`Synthesized::shared_args`].
+    Shared(usize),
 }
 
 /// A `call_indirect` shim in the main module.
@@ -220,6 +229,21 @@ pub enum InitArg {
     Library(usize),
 }
 
+impl Synthesized {
+    /// The items library instance `inst` gets for import module `module`.
+    pub fn arg_items<'s>(
+        &'s self,
+        inst: &'s LibraryInstance,
+        module: &str,
+    ) -> Option<&'s [ArgItem]> {
+        let (_, arg) = inst.args.iter().find(|(m, _)| m == module)?;
+        match arg {
+            Arg::Items(items) => Some(items),
+            Arg::Shared(i) => self.shared_args.get(*i).map(Vec::as_slice),
+        }
+    }
+}
+
 /// Everything [`synthesize`] produces.
 #[derive(Clone, Debug)]
 pub struct Synthesized {
@@ -235,6 +259,9 @@ pub struct Synthesized {
     pub stubs: Option<Vec<u8>>,
     /// Library instances in instantiation order.
     pub instances: Vec<LibraryInstance>,
+    /// Arguments shared by several libraries (all items from the main module or the stubs, so
+    /// they can be built before any library is instantiated).
+    pub shared_args: Vec<Vec<ArgItem>>,
     /// The import shims created (calls to libraries instantiated later).
     pub import_shims: Vec<ShimInfo>,
     /// The export shims created.
@@ -435,6 +462,57 @@ pub fn layout(
     }
     layout.table_size = u32::try_from(next).unwrap_or(u32::MAX);
     Ok(layout)
+}
+
+/// Gives every library the same argument for each import module other than `env` (`GOT.mem`,
+/// `GOT.func`, WIT interfaces, …) when that is possible: the union of what all libraries import
+/// from it, provided every item comes from the main module or the stubs (so it exists before any
+/// library) and no name means two different things. Each such argument is then one core
+/// instance in the component instead of one per library (wasmtime loads components of at most
+/// 1000 instances).
+fn share_arguments(instances: &mut [LibraryInstance]) -> Vec<Vec<ArgItem>> {
+    let mut unions: IndexMap<String, IndexMap<String, ArgItem>> = IndexMap::new();
+    let mut unshareable: HashSet<String> = HashSet::new();
+    for inst in instances.iter() {
+        for (module, arg) in &inst.args {
+            let Arg::Items(items) = arg else { continue };
+            if module == names::ENV || unshareable.contains(module) {
+                continue;
+            }
+            let union = unions.entry(module.clone()).or_default();
+            for item in items {
+                let from_main = matches!(item.source, Source::Main(_) | Source::Stubs(_));
+                match union.get(&item.name) {
+                    _ if !from_main => {
+                        unshareable.insert(module.clone());
+                    }
+                    Some(existing) if existing != item => {
+                        unshareable.insert(module.clone());
+                    }
+                    Some(_) => {}
+                    None => {
+                        union.insert(item.name.clone(), item.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut shared = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (module, union) in unions {
+        if !unshareable.contains(&module) {
+            index.insert(module, shared.len());
+            shared.push(union.into_values().collect());
+        }
+    }
+    for inst in instances.iter_mut() {
+        for (module, arg) in &mut inst.args {
+            if let Some(&i) = index.get(module) {
+                *arg = Arg::Shared(i);
+            }
+        }
+    }
+    shared
 }
 
 /// Whether some kept library imports `module.name`.
@@ -936,9 +1014,10 @@ pub fn synthesize(
         }
         instances.push(LibraryInstance {
             library: l,
-            args: args.into_iter().collect(),
+            args: args.into_iter().map(|(m, v)| (m, Arg::Items(v))).collect(),
         });
     }
+    let shared_args = share_arguments(&mut instances);
 
     // TLS functions read `context.get 1` when threads may exist.
     let threads = layout.tls.as_ref().is_some_and(|t| t.threads) && !tls_functions.is_empty();
@@ -1402,6 +1481,7 @@ pub fn synthesize(
         init_args,
         stubs,
         instances,
+        shared_args,
         import_shims: import_shim_info,
         export_shims: export_shim_info,
     })

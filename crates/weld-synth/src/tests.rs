@@ -101,18 +101,11 @@ fn one_slot_per_function_shared_by_every_got_func() {
     wasmparser::validate(&out.init).unwrap();
     // Both libraries get the same main-module global.
     let got = |l: usize| {
-        out.instances
-            .iter()
-            .find(|i| i.library == l)
-            .unwrap()
-            .args
-            .iter()
-            .find(|(m, _)| m == "GOT.func")
-            .unwrap()
-            .1[0]
-            .source
-            .clone()
+        let inst = out.instances.iter().find(|i| i.library == l).unwrap();
+        out.arg_items(inst, "GOT.func").unwrap()[0].source.clone()
     };
+    // The GOT.func argument is shared by both libraries.
+    assert_eq!(out.shared_args.len(), 1);
     assert_eq!(got(0), got(1));
 }
 
@@ -179,7 +172,8 @@ fn function_exported_under_two_names_has_one_slot() {
     let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
     assert_eq!(out.layout.function_slots.len(), 1);
     assert_eq!(out.layout.slot_by_export.len(), 2);
-    let got = &out.instances.iter().find(|i| i.library == 0).unwrap().args[0].1;
+    let inst = out.instances.iter().find(|i| i.library == 0).unwrap();
+    let got = out.arg_items(inst, "GOT.func").unwrap();
     assert_eq!(got[0].source, got[1].source);
 }
 
