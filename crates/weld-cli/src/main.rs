@@ -46,6 +46,15 @@ struct LinkArgs {
     #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     validate: bool,
 
+    /// Same as `--validate=false` (accepted for wasm-tools compatibility).
+    #[arg(long, hide = true)]
+    skip_validation: bool,
+
+    /// When to use colour in messages (weld's messages are plain text, so every choice gives the
+    /// same output; accepted for wasm-tools compatibility).
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never", "always-ansi"])]
+    color: String,
+
     /// Replace unresolved function imports with functions that trap when called.
     #[arg(long)]
     stub_missing_functions: bool,
@@ -221,7 +230,7 @@ fn link(args: LinkArgs) -> Result<()> {
     }
     linker
         .stack_size(args.stack_size)
-        .validate(args.validate)
+        .validate(args.validate && !args.skip_validation)
         .stub_missing_functions(args.stub_missing_functions)
         .use_built_in_libdl(args.use_built_in_libdl)
         .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));

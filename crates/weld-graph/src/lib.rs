@@ -69,6 +69,10 @@ pub const LINKER_DATA_SYMBOLS: &[&str] = &[
     "__wasm_program_tls_info",
 ];
 
+/// Edge weight of a tag import in the ordering of a dependency cycle (a function import weighs
+/// 1): tags cannot be reached through a shim, so their exporter must come first.
+const TAG_WEIGHT: u32 = 1 << 20;
+
 /// Linker-provided `env` globals: the initial stack pointer, and the state Binaryen's asyncify
 /// pass (with `asyncify-relocatable`) shares between libraries.
 pub const LINKER_ENV_GLOBALS: &[&str] = &[
@@ -575,7 +579,8 @@ pub fn resolve<'a>(
             };
             let edge = |ref_edges: &mut Vec<HashMap<usize, u32>>, to: usize, weight: u32| {
                 if let Some(m) = ref_edges.get_mut(i) {
-                    *m.entry(to).or_default() += weight;
+                    let w = m.entry(to).or_default();
+                    *w = w.saturating_add(weight);
                 }
             };
             let binding = match &import.class {
@@ -703,7 +708,9 @@ pub fn resolve<'a>(
                     let fits = |t: &EntityType| matches!(t, EntityType::Tag(s) if s == sig);
                     match pick(import.name, &fits) {
                         Some((l, e)) => {
-                            edge(&mut ref_edges, l, 1);
+                            // A tag cannot go through a shim: weigh it so heavily that a cycle
+                            // is ordered to satisfy it whenever that is possible.
+                            edge(&mut ref_edges, l, TAG_WEIGHT);
                             Binding::Tag {
                                 library: l,
                                 export: e,
@@ -806,7 +813,7 @@ pub fn resolve<'a>(
             }
             let e = graph.update_edge(NodeIndex::new(i), NodeIndex::new(j), 0);
             if let Some(weight) = graph.edge_weight_mut(e) {
-                *weight += w;
+                *weight = weight.saturating_add(w);
             }
         }
     }

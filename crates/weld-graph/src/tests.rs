@@ -361,3 +361,37 @@ fn unresolved_imports_are_grouped_by_library_with_a_stub_hint() {
     );
     assert!(err.contains("hint: --stub-missing-functions"), "{err}");
 }
+
+#[test]
+fn tags_order_a_cycle_and_mutual_tags_are_an_error() {
+    // a imports b's tag; b calls three functions of a. Shims would favour a first, but the tag
+    // cannot be shimmed, so b goes first and the three calls take shims.
+    let a = lib(r#"(module (@dylink.0 (needed "b"))
+            (import "env" "g" (func))
+            (import "env" "__cpp_exception" (tag (param i32)))
+            (func (export "f1")) (func (export "f2")) (func (export "f3")))"#);
+    let b = lib(r#"(module (@dylink.0 (needed "a"))
+            (import "env" "f1" (func)) (import "env" "f2" (func)) (import "env" "f3" (func))
+            (tag (export "__cpp_exception") (param i32))
+            (func (export "g")))"#);
+    let items = [("a", a), ("b", b)];
+    let libs = parse(&items);
+    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    assert_eq!(link.instantiation_order, [1, 0]);
+    // Each imports the other's tag: whichever goes second leaves the first unsatisfiable.
+    let a = lib(r#"(module (@dylink.0 (needed "b"))
+            (import "env" "tb" (tag (param i32)))
+            (tag (export "ta") (param i32)))"#);
+    let b = lib(r#"(module (@dylink.0 (needed "a"))
+            (import "env" "ta" (tag (param i32)))
+            (tag (export "tb") (param i32)))"#);
+    let items = [("a", a), ("b", b)];
+    let libs = parse(&items);
+    let err = resolve(&libs, &[true, false], &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("library `a` imports tag `tb` from `b`, which is instantiated later because of a dependency cycle"),
+        "{err}"
+    );
+}
