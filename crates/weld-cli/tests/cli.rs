@@ -218,3 +218,47 @@ fn duplicate_symbols_warn_by_default_and_can_be_errors() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn accepts_every_wasm_tools_component_link_option() {
+    let dir = tmp("parity");
+    std::fs::create_dir_all(&dir).unwrap();
+    let plugin = dir.join("plugin.wat");
+    std::fs::write(
+        &plugin,
+        r#"(module (@dylink.0) (func (export "f") (result i32) i32.const 7))"#,
+    )
+    .unwrap();
+    let out = dir.join("out.wasm");
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    let dl = format!("plugin.so={}", plugin.display());
+    let out_s = out.to_str().unwrap().to_string();
+    args.extend([
+        "--dl-openable",
+        &dl,
+        "--use-built-in-libdl",
+        "--stub-missing-functions",
+        "--stack-size",
+        "65536",
+        "--realloc-via-memory-grow",
+        "--merge-imports-based-on-semver=false",
+        "--emit-canonical-names",
+        "--debug-names=false",
+        "--return-call-ref=false",
+        "--validate",
+        "--color",
+        "never",
+        "-o",
+        &out_s,
+    ]);
+    let res = weld(&args);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .unwrap();
+    // --skip-validation is accepted too.
+    let res = weld(&["link", "tests/fixtures/libbase.so", "--skip-validation", "-o", &out_s]);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+}
