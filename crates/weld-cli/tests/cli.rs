@@ -259,6 +259,12 @@ fn accepts_every_wasm_tools_component_link_option() {
         .validate_all(&bytes)
         .unwrap();
     // --skip-validation is accepted too.
-    let res = weld(&["link", "tests/fixtures/libbase.so", "--skip-validation", "-o", &out_s]);
+    let res = weld(&[
+        "link",
+        "tests/fixtures/libbase.so",
+        "--skip-validation",
+        "-o",
+        &out_s,
+    ]);
     assert!(res.status.success(), "{}", text(&res.stderr));
 }

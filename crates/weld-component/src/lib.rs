@@ -1005,6 +1005,7 @@ fn append_libraries(
             let i = match arg {
                 InitArg::Main => main_instance,
                 InitArg::Library(l) => lib_instance.get(l).copied().unwrap_or(0),
+                InitArg::Stubs => stubs_instance.unwrap_or(0),
             };
             (name.as_str(), ModuleArg::Instance(i))
         })

@@ -111,6 +111,9 @@ pub enum Binding {
     },
     /// A weak (or, with `stub_missing_functions`, any) unresolved function: a trapping stub.
     Stub(usize),
+    /// `GOT.func` of an unresolved function with `stub_missing_functions`: the table slot of
+    /// trapping stub `stubs[i]`.
+    StubAddress(usize),
     /// `GOT.mem`: the address of data symbol `exports[export]` of `library`.
     Data {
         /// Exporting library.
@@ -553,6 +556,16 @@ pub fn resolve<'a>(
     };
 
     let mut stubs: Vec<Stub<'a>> = Vec::new();
+    // The signature each `env` function name is imported with first (for stubs of functions
+    // only referenced through `GOT.func`).
+    let mut env_import_sigs: HashMap<&str, &FuncSig> = HashMap::new();
+    for lib in libs {
+        for import in &lib.imports {
+            if let ImportClass::Function(sig) = &import.class {
+                env_import_sigs.entry(import.name).or_insert(sig);
+            }
+        }
+    }
     let mut stub_index: HashMap<(&'a str, FuncSig), usize> = HashMap::new();
     let mut bindings: Vec<Vec<Binding>> = Vec::with_capacity(libs.len());
     // Unresolved imports only matter for libraries that are kept; they are reported after
@@ -759,6 +772,25 @@ pub fn resolve<'a>(
                         }
                         None if import.weak && describe_candidates(import.name).is_empty() => {
                             Binding::Null
+                        }
+                        None if options.stub_missing_functions
+                            && describe_candidates(import.name).is_empty() =>
+                        {
+                            // Its type is the one some library imports it with, if any; calling
+                            // it traps either way.
+                            let sig = env_import_sigs
+                                .get(import.name)
+                                .map_or_else(FuncSig::default, |s| (*s).clone());
+                            let key = (import.name, sig.clone());
+                            let next = stubs.len();
+                            let idx = *stub_index.entry(key).or_insert(next);
+                            if idx == next {
+                                stubs.push(Stub {
+                                    name: import.name,
+                                    sig,
+                                });
+                            }
+                            Binding::StubAddress(idx)
                         }
                         None => {
                             unresolved("the address of a function".into(), &mut unresolved_problems)

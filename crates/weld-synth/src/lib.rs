@@ -124,6 +124,9 @@ pub struct Layout {
     pub function_slots: IndexMap<(usize, usize), u32>,
     /// The slot of every `(library, export)` pair that asked for one (any of a function's names).
     pub slot_by_export: HashMap<(usize, usize), u32>,
+    /// Table slots of trapping stubs whose address is taken (`GOT.func` with
+    /// `--stub-missing-functions`): `stub index -> slot`, after all function slots.
+    pub stub_slots: IndexMap<usize, u32>,
     /// The dlopen table's region `[start, start + size)`, right after the stack, when there is
     /// one (some library is dl-openable or imports `GOT.mem.__wasm_libdl_libraries`).
     pub dlopen_table: Option<(u32, u32)>,
@@ -227,6 +230,8 @@ pub enum InitArg {
     Main,
     /// A library's instance.
     Library(usize),
+    /// The stubs module's instance.
+    Stubs,
 }
 
 impl Synthesized {
@@ -451,6 +456,18 @@ pub fn layout(
         for (e, export) in dl_symbols(libs, l) {
             if matches!(export.ty, EntityType::Func(_)) {
                 slot_for((l, e), &mut layout);
+            }
+        }
+    }
+    for &l in &link.instantiation_order {
+        for b in link.bindings.get(l).into_iter().flatten() {
+            if let Binding::StubAddress(s) = *b
+                && !layout.stub_slots.contains_key(&s)
+            {
+                layout
+                    .stub_slots
+                    .insert(s, u32::try_from(next).unwrap_or(u32::MAX));
+                next += 1;
             }
         }
     }
@@ -965,6 +982,14 @@ pub fn synthesize(
                         }
                     }
                 }
+                Binding::StubAddress(s) => {
+                    let slot = layout.stub_slots.get(s).copied().unwrap_or(0);
+                    Source::Main(globals.get(
+                        &format!("weld:got.func:{slot}"),
+                        mutable,
+                        wrap_i32(slot),
+                    ))
+                }
                 Binding::FunctionAddress { library, export } => {
                     let slot = slot_of(*library, *export).unwrap_or(0);
                     Source::Main(globals.get(
@@ -1375,6 +1400,18 @@ pub fn synthesize(
             export_of(l, e).map_or("", |x| x.name),
             ty,
         );
+        elem_funcs.push(f);
+    }
+    // Then the stubs whose address is taken.
+    if !layout.stub_slots.is_empty() {
+        init_args.push(("weld:stubs".into(), InitArg::Stubs));
+    }
+    for &s in layout.stub_slots.keys() {
+        let (Some(stub), Some(name)) = (link.stubs.get(s), stub_names.get(s)) else {
+            continue;
+        };
+        let ty = itypes.of(&stub.sig);
+        let f = import_func(&mut iimports, "weld:stubs", name, ty);
         elem_funcs.push(f);
     }
     // Runtime GOT.mem fixups.
