@@ -1595,3 +1595,21 @@ fn memory_limit_error_names_the_minimum_it_conflicts_with() {
     );
     assert!(!text.contains("data need 100 pages"), "{text}");
 }
+
+/// More libraries than one component can hold: a clear error naming the limit, before anything
+/// invalid is built.
+#[test]
+fn too_many_libraries_for_one_component() {
+    let lib = wat::parse_str(r#"(module (@dylink.0) (func (export "f")))"#).unwrap();
+    let mut linker = weld_component::Linker::default();
+    for i in 0..weld_component::MAX_MODULES {
+        linker.dl_openable(format!("lib{i}.so"), lib.clone());
+    }
+    let err = linker.encode().unwrap_err();
+    assert!(matches!(err, LinkError::Limit(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("core modules (at most 1000)") && text.contains("for 1000 libraries"),
+        "{text}"
+    );
+}
