@@ -197,22 +197,7 @@ fn append_custom(mut wasm: Vec<u8>, name: &str, payload: &[u8]) -> Vec<u8> {
 
 /// Embeds the world `world` of the WIT package `wit` as a `component-type` section.
 fn with_world(wasm: Vec<u8>, wit: &str, world: &str) -> Vec<u8> {
-    let mut resolve = wit_parser::Resolve::default();
-    let pkg = resolve
-        .push_str("test.wit", wit)
-        .unwrap_or_else(|e| panic!("bad test WIT: {e:#}"));
-    let world = resolve
-        .select_world(&[pkg], Some(world))
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    let encoded = wit_component::metadata::encode(
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
-        None,
-        false,
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
-    append_custom(wasm, "component-type", &encoded)
+    weld_tests::embed_world(wasm, wit, world)
 }
 
 /// The fixture program: (name, bytes) in dependency order.

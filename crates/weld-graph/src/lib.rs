@@ -703,16 +703,7 @@ pub fn resolve<'a>(
                         None if (import.weak || options.stub_missing_functions)
                             && describe_candidates(import.name).is_empty() =>
                         {
-                            let key = (import.name, sig.clone());
-                            let next = stubs.len();
-                            let idx = *stub_index.entry(key).or_insert(next);
-                            if idx == next {
-                                stubs.push(Stub {
-                                    name: import.name,
-                                    sig: sig.clone(),
-                                });
-                            }
-                            Binding::Stub(idx)
+                            Binding::Stub(stub_for(import.name, sig, &mut stubs, &mut stub_index))
                         }
                         None => unresolved(import.ty.to_string(), &mut unresolved_problems),
                     }
@@ -781,16 +772,12 @@ pub fn resolve<'a>(
                             let sig = env_import_sigs
                                 .get(import.name)
                                 .map_or_else(FuncSig::default, |s| (*s).clone());
-                            let key = (import.name, sig.clone());
-                            let next = stubs.len();
-                            let idx = *stub_index.entry(key).or_insert(next);
-                            if idx == next {
-                                stubs.push(Stub {
-                                    name: import.name,
-                                    sig,
-                                });
-                            }
-                            Binding::StubAddress(idx)
+                            Binding::StubAddress(stub_for(
+                                import.name,
+                                &sig,
+                                &mut stubs,
+                                &mut stub_index,
+                            ))
                         }
                         None => {
                             unresolved("the address of a function".into(), &mut unresolved_problems)
@@ -1039,6 +1026,22 @@ pub fn resolve<'a>(
         cycles,
         duplicates,
         start: starts.first().copied(),
+    })
+}
+
+/// The stub for `name` with signature `sig`, created on first use (one per name and signature).
+fn stub_for<'a>(
+    name: &'a str,
+    sig: &FuncSig,
+    stubs: &mut Vec<Stub<'a>>,
+    index: &mut HashMap<(&'a str, FuncSig), usize>,
+) -> usize {
+    *index.entry((name, sig.clone())).or_insert_with(|| {
+        stubs.push(Stub {
+            name,
+            sig: sig.clone(),
+        });
+        stubs.len() - 1
     })
 }
 
