@@ -41,6 +41,7 @@
 )]
 #![warn(missing_docs)]
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -268,23 +269,34 @@ impl Report {
 }
 
 /// Links dynamic libraries into a component.
+///
+/// Library bytes may be owned (`Vec<u8>`) or borrowed (`&[u8]`, for example a memory-mapped
+/// file); either way they are copied once, into the output.
 #[derive(Clone, Debug, Default)]
-pub struct Linker {
-    libraries: Vec<(String, Vec<u8>, bool)>,
+pub struct Linker<'a> {
+    libraries: Vec<(String, Cow<'a, [u8]>, bool)>,
     options: LinkOptions,
 }
 
-impl Linker {
+impl<'a> Linker<'a> {
     /// Adds a library named `name` (what NEEDED entries refer to).
-    pub fn library(&mut self, name: impl Into<String>, bytes: Vec<u8>) -> &mut Self {
-        self.libraries.push((name.into(), bytes, false));
+    pub fn library(
+        &mut self,
+        name: impl Into<String>,
+        bytes: impl Into<Cow<'a, [u8]>>,
+    ) -> &mut Self {
+        self.libraries.push((name.into(), bytes.into(), false));
         self
     }
 
     /// Adds a library that can be opened with `dlopen(name)`: it and all its function and data
     /// symbols go into the dlopen table, and it is kept even if nothing refers to it.
-    pub fn dl_openable(&mut self, name: impl Into<String>, bytes: Vec<u8>) -> &mut Self {
-        self.libraries.push((name.into(), bytes, true));
+    pub fn dl_openable(
+        &mut self,
+        name: impl Into<String>,
+        bytes: impl Into<Cow<'a, [u8]>>,
+    ) -> &mut Self {
+        self.libraries.push((name.into(), bytes.into(), true));
         self
     }
 
@@ -438,7 +450,10 @@ fn world_export_names(resolve: &Resolve, world: wit_parser::WorldId) -> Vec<Stri
     names
 }
 
-fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Linked, LinkError> {
+fn link(
+    inputs: &[(String, Cow<'_, [u8]>, bool)],
+    options: &LinkOptions,
+) -> Result<Linked, LinkError> {
     // 1. Parse.
     let libdl = options
         .use_built_in_libdl
@@ -448,7 +463,7 @@ fn link(inputs: &[(String, Vec<u8>, bool)], options: &LinkOptions) -> Result<Lin
     let mut parse_errors = Vec::new();
     let all = inputs
         .iter()
-        .map(|(n, b, _)| (n.as_str(), b.as_slice()))
+        .map(|(n, b, _)| (n.as_str(), b.as_ref()))
         .chain(libdl.as_deref().map(|b| (weld_synth::libdl::LIBDL_NAME, b)));
     if libdl.is_some() {
         dl_openable.push(false);
