@@ -1071,7 +1071,7 @@ pub fn link_and_check(link: &GeneratedLink) {
 }
 
 /// Adds the libraries and options of `link` to `linker`.
-pub fn configure(linker: &mut weld_component::Linker, link: &GeneratedLink) {
+pub fn configure<'a>(linker: &mut weld_component::Linker<'a>, link: &'a GeneratedLink) {
     linker.stub_missing_functions(link.stub_missing_functions);
     if let Some(s) = link.stack_size {
         linker.stack_size(s);
@@ -1082,9 +1082,9 @@ pub fn configure(linker: &mut weld_component::Linker, link: &GeneratedLink) {
     linker.options_mut().return_call_ref = link.return_call_ref;
     for lib in &link.libraries {
         if lib.dl_openable {
-            linker.dl_openable(lib.name.clone(), lib.bytes.clone());
+            linker.dl_openable(lib.name.clone(), lib.bytes.as_slice());
         } else {
-            linker.library(lib.name.clone(), lib.bytes.clone());
+            linker.library(lib.name.clone(), lib.bytes.as_slice());
         }
     }
 }
