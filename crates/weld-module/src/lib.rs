@@ -432,6 +432,29 @@ fn unlinkable_message(what: &str, idx: u32, issue: &str) -> String {
     )
 }
 
+/// The signature of function type `idx`, borrowed: most callers only check that it exists.
+fn func_sig<'t>(
+    cx: &Ctx<'_>,
+    types: &'t [Option<FuncSig>],
+    idx: u32,
+    off: u64,
+) -> Result<&'t FuncSig, ParseError> {
+    match types.get(idx as usize) {
+        Some(Some(sig)) => Ok(sig),
+        Some(None) => Err(cx.err(
+            Some(off),
+            format!("type index {idx} is not a function type"),
+        )),
+        None => Err(cx.err(
+            Some(off),
+            format!(
+                "type index {idx} out of bounds (the type section has {} entries)",
+                types.len()
+            ),
+        )),
+    }
+}
+
 fn sig_of(ty: &wasmparser::FuncType) -> FuncSig {
     FuncSig::new(ty.params(), ty.results())
 }
@@ -482,32 +505,20 @@ impl<'a> Library<'a> {
         let mut raw_imports: Vec<(u64, wasmparser::Import<'a>)> = Vec::new();
         let mut raw_exports: Vec<(u64, wasmparser::Export<'a>)> = Vec::new();
 
-        let func_sig = |types: &[Option<FuncSig>], idx: u32, off: u64| match types.get(idx as usize)
-        {
-            Some(Some(sig)) => Ok(sig.clone()),
-            Some(None) => Err(cx.err(
-                Some(off),
-                format!("type index {idx} is not a function type"),
-            )),
-            None => Err(cx.err(
-                Some(off),
-                format!(
-                    "type index {idx} out of bounds (the type section has {} entries)",
-                    types.len()
-                ),
-            )),
-        };
-
         // A function type other libraries or the glue modules may have to match: a `FuncSig`
         // compares parameter and result lists only, so it must be all there is to the type.
-        let linkable_sig =
-            |types: &[Option<FuncSig>], issues: &[Option<&str>], idx: u32, off: u64, what: &str| {
-                let sig = func_sig(types, idx, off)?;
-                match issues.get(idx as usize).copied().flatten() {
-                    None => Ok(sig),
-                    Some(issue) => Err(cx.err(Some(off), unlinkable_message(what, idx, issue))),
-                }
-            };
+        // `what` names the item; it is formatted only when there is an error to report.
+        let linkable_sig = |types: &[Option<FuncSig>],
+                            issues: &[Option<&str>],
+                            idx: u32,
+                            off: u64,
+                            what: &dyn Fn() -> String| {
+            let sig = func_sig(&cx, types, idx, off)?;
+            match issues.get(idx as usize).copied().flatten() {
+                None => Ok(sig.clone()),
+                Some(issue) => Err(cx.err(Some(off), unlinkable_message(&what(), idx, issue))),
+            }
+        };
 
         let mut parser = Parser::new(0);
         let mut offset = 0usize;
@@ -549,7 +560,7 @@ impl<'a> Library<'a> {
                         let (off, import) = item.map_err(|e| cx.wasm(e))?;
                         match import.ty {
                             TypeRef::Func(t) | TypeRef::FuncExact(t) => {
-                                func_sig(&types, t, off)?;
+                                func_sig(&cx, &types, t, off)?;
                                 funcs.push(t);
                             }
                             TypeRef::Global(g) => globals.push((g, None)),
@@ -563,7 +574,7 @@ impl<'a> Library<'a> {
                 Payload::FunctionSection(reader) => {
                     for t in reader.into_iter_with_offsets() {
                         let (off, t) = t.map_err(|e| cx.wasm(e))?;
-                        func_sig(&types, t, off)?;
+                        func_sig(&cx, &types, t, off)?;
                         funcs.push(t);
                     }
                 }
@@ -664,7 +675,8 @@ impl<'a> Library<'a> {
         let mut func_idx = 0u32;
         let mut global_idx = 0usize;
         // Components do not allow a module to import the same name twice.
-        let mut first_import: HashMap<(&str, &str), u64> = HashMap::new();
+        let mut first_import: HashMap<(&str, &str), u64> =
+            HashMap::with_capacity(raw_imports.len());
         for (off, import) in raw_imports {
             if let Some(first) = first_import.insert((import.module, import.name), off) {
                 return Err(cx.err(
@@ -679,7 +691,7 @@ impl<'a> Library<'a> {
             let ty = match import.ty {
                 TypeRef::Func(t) => {
                     func_idx += 1;
-                    EntityType::Func(linkable_sig(&types, &type_issues, t, off, &what())?)
+                    EntityType::Func(linkable_sig(&types, &type_issues, t, off, &what)?)
                 }
                 TypeRef::FuncExact(_) => {
                     return Err(cx.err(
@@ -701,7 +713,7 @@ impl<'a> Library<'a> {
                     &type_issues,
                     t.func_type_idx,
                     off,
-                    &what(),
+                    &what,
                 )?),
             };
             let class = classify_import(&cx, off, &import, &ty)?;
@@ -743,7 +755,7 @@ impl<'a> Library<'a> {
                         .get(idx)
                         .ok_or_else(|| missing("function", funcs.len()))?;
                     (
-                        EntityType::Func(linkable_sig(&types, &type_issues, t, off, &what())?),
+                        EntityType::Func(linkable_sig(&types, &type_issues, t, off, &what)?),
                         None,
                     )
                 }
@@ -772,7 +784,7 @@ impl<'a> Library<'a> {
                 ExternalKind::Tag => {
                     let t = *tags.get(idx).ok_or_else(|| missing("tag", tags.len()))?;
                     (
-                        EntityType::Tag(linkable_sig(&types, &type_issues, t, off, &what())?),
+                        EntityType::Tag(linkable_sig(&types, &type_issues, t, off, &what)?),
                         None,
                     )
                 }
