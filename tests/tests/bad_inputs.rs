@@ -594,6 +594,118 @@ fn invalid_library_code_blames_the_library() {
     );
 }
 
+/// The offsets of the first operator of each function body of `wasm`.
+fn body_offsets(wasm: &[u8]) -> Vec<u64> {
+    wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .filter_map(|p| match p.unwrap() {
+            wasmparser::Payload::CodeSectionEntry(body) => {
+                Some(body.get_operators_reader().unwrap().original_position())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every kept library whose code does not validate is named at once, each with its first error;
+/// a pruned library's code does not matter (it is not in the output).
+#[test]
+fn invalid_code_is_reported_for_every_kept_library_and_not_for_pruned_ones() {
+    let a = dylib(
+        r#"(needed "libb.so")"#,
+        r#"(func (export "_start") f32.const 1 i32.eqz drop)"#,
+    );
+    let b = dylib("", r#"(func (export "b") i64.const 1 i32.eqz drop)"#);
+    let unused = dylib("", r#"(func (export "unused") i32.add)"#);
+    let (at_a, at_b) = (body_offsets(&a)[0] + 5, body_offsets(&b)[0] + 2);
+    let err = link_err(
+        "two invalid kept libraries",
+        &[
+            ("liba.so", a.clone()),
+            ("libunused.so", unused.clone()),
+            ("libb.so", b),
+        ],
+    );
+    assert!(matches!(err, LinkError::InvalidInput(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "library `liba.so` is not a valid WebAssembly module: at byte offset {at_a:#x}: type mismatch: expected i32, found f32\n\
+             library `libb.so` is not a valid WebAssembly module: at byte offset {at_b:#x}: type mismatch: expected i32, found i64"
+        )
+    );
+
+    // The same invalid library, unused: pruned, and the link succeeds.
+    let linked = link(
+        "invalid but pruned",
+        &[("liba.so", dylib("", START)), ("libunused.so", unused)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(linked.report.kept.iter().filter(|k| k.is_some()).count(), 1);
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&linked.component)
+        .unwrap();
+}
+
+/// Bodies are checked in batches on several threads; whatever the scheduling, the error
+/// reported for a library is its first one (lowest offset), here in the first of many bodies
+/// with another invalid body more than a megabyte later.
+#[test]
+fn the_first_invalid_body_of_a_large_library_is_reported() {
+    let filler = "i32.const 0 drop ".repeat(2000);
+    let mut fields = String::from(r#"(func (export "_start") i32.const 0 i64.eqz drop)"#);
+    for i in 0..200 {
+        fields.push_str(&format!(r#"(func (export "f{i}") {filler})"#));
+    }
+    fields.push_str(r#"(func (export "last") f64.const 0 i32.eqz drop)"#);
+    let wasm = dylib("", &fields);
+    assert!(wasm.len() > 1_000_000);
+    let at = body_offsets(&wasm)[0] + 2;
+    for round in 0..5 {
+        let err = link_err("large invalid", &[("libbig.so", wasm.clone())]);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "library `libbig.so` is not a valid WebAssembly module: at byte offset {at:#x}: type mismatch: expected i64, found i32"
+            ),
+            "round {round}"
+        );
+    }
+}
+
+/// `Linker::encode_with` hands out the bytes that `encode` returns; when an input then turns out
+/// to be invalid, the link fails after the hand-out.
+#[test]
+fn encode_with_hands_out_the_component_before_validation_ends() {
+    let mut linker = weld_component::Linker::default();
+    for (name, bytes) in program() {
+        linker.library(name, bytes);
+    }
+    let mut early = None;
+    let linked = linker
+        .encode_with(|bytes| early = Some(bytes.to_vec()))
+        .unwrap();
+    assert_eq!(early.as_deref(), Some(linked.component.as_slice()));
+    assert_eq!(linker.encode().unwrap().component, linked.component);
+
+    let mut linker = weld_component::Linker::default();
+    linker.library(
+        "libinvalid.so",
+        dylib("", r#"(func (export "_start") i32.add)"#),
+    );
+    let mut called = false;
+    let err = linker.encode_with(|_| called = true).unwrap_err();
+    assert!(matches!(err, LinkError::InvalidInput(_)), "{err:?}");
+    assert!(called);
+
+    // No component, no hand-out.
+    let mut linker = weld_component::Linker::default();
+    linker.library("libempty.so", b"\0asm".to_vec());
+    let mut called = false;
+    assert!(linker.encode_with(|_| called = true).is_err());
+    assert!(!called);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Malformed dylink.0
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,9 @@
 //!    weld appends the libraries, the stubs and init modules, and the core instances wiring them
 //!    together, reading the encoder's output to find the main module's instance and the sizes
 //!    of the core index spaces;
-//! 6. the result is validated (unless turned off).
+//! 6. the result is validated (unless turned off). The costly part, checking the libraries'
+//!    function bodies, runs from the start on other threads, on the libraries' own bytes;
+//!    the output's structure is checked once it exists.
 //!
 //! Library bytes are copied exactly once, into the output.
 //!
@@ -56,6 +58,9 @@ use weld_synth::{
     Arg, ArgItem, ExportShim, InitArg, ItemKind, MAIN_MARKER, Source, SynthOptions, Synthesized,
 };
 use wit_component::metadata::Bindgen;
+
+mod validate;
+pub use validate::validate;
 use wit_parser::{
     LiftLowerAbi, ManglingAndAbi, Resolve, TypeDefKind, WasmExport, WasmExportKind, WorldItem,
 };
@@ -125,7 +130,8 @@ pub enum LinkError {
     Synth(weld_synth::SynthError),
     /// The component encoder rejected the main module.
     Encode(String),
-    /// An input library is not valid WebAssembly (found when the output did not validate).
+    /// A kept input library is not valid WebAssembly (its code is checked while linking, unless
+    /// validation is off).
     InvalidInput(Vec<String>),
     /// The output did not validate, though every input does: a weld bug.
     Invalid(String),
@@ -350,7 +356,19 @@ impl<'a> Linker<'a> {
 
     /// Links the libraries.
     pub fn encode(&self) -> Result<Linked, LinkError> {
-        link(&self.libraries, &self.options)
+        link(&self.libraries, &self.options, None)
+    }
+
+    /// Links the libraries like [`Linker::encode`], and hands the component's bytes to `early`
+    /// as soon as they are assembled — on another thread, while validation finishes — so that
+    /// writing the output overlaps with validating it.
+    ///
+    /// `early` is called at most once: not at all when linking fails before the component
+    /// exists. When it has been called and this then returns an error, the bytes it saw are not
+    /// a valid component and whatever it did with them must be undone (the `weld` command
+    /// writes to a temporary file and renames it only on success).
+    pub fn encode_with(&self, early: impl FnOnce(&[u8]) + Send) -> Result<Linked, LinkError> {
+        link(&self.libraries, &self.options, Some(Box::new(early)))
     }
 }
 
@@ -450,25 +468,49 @@ fn world_export_names(resolve: &Resolve, world: wit_parser::WorldId) -> Vec<Stri
     names
 }
 
+/// What [`Linker::encode_with`] runs on the assembled bytes.
+type Early<'e> = Box<dyn FnOnce(&[u8]) + Send + 'e>;
+
 fn link(
     inputs: &[(String, Cow<'_, [u8]>, bool)],
     options: &LinkOptions,
+    early: Option<Early<'_>>,
 ) -> Result<Linked, LinkError> {
-    // 1. Parse.
     let libdl = options
         .use_built_in_libdl
         .then(weld_synth::libdl::libdl_module);
     let mut dl_openable: Vec<bool> = inputs.iter().map(|(_, _, d)| *d).collect();
-    let mut libs = Vec::with_capacity(inputs.len() + 1);
-    let mut parse_errors = Vec::new();
-    let all = inputs
-        .iter()
-        .map(|(n, b, _)| (n.as_str(), b.as_ref()))
-        .chain(libdl.as_deref().map(|b| (weld_synth::libdl::LIBDL_NAME, b)));
     if libdl.is_some() {
         dl_openable.push(false);
     }
-    for (name, bytes) in all {
+    let all: Vec<(&str, &[u8])> = inputs
+        .iter()
+        .map(|(n, b, _)| (n.as_str(), b.as_ref()))
+        .chain(libdl.as_deref().map(|b| (weld_synth::libdl::LIBDL_NAME, b)))
+        .collect();
+    // Checking the libraries' code is most of validation's cost; it starts at once, on other
+    // threads, and overlaps with everything else (see `validate`).
+    let queue = validate::Queue::new(all.len());
+    std::thread::scope(|scope| {
+        let background = options.validate.then(|| {
+            validate::InputValidation::start(scope, &queue, all.iter().map(|(_, b)| *b).collect())
+        });
+        link_in_scope(&all, &dl_openable, options, early, background)
+    })
+}
+
+/// The link proper, with the inputs' validation (if any) under way.
+fn link_in_scope<'s>(
+    all: &[(&str, &[u8])],
+    dl_openable: &[bool],
+    options: &LinkOptions,
+    early: Option<Early<'_>>,
+    background: Option<validate::InputValidation<'s, '_>>,
+) -> Result<Linked, LinkError> {
+    // 1. Parse.
+    let mut libs = Vec::with_capacity(all.len());
+    let mut parse_errors = Vec::new();
+    for &(name, bytes) in all {
         match Library::parse(name, bytes) {
             Ok(lib) => libs.push(lib),
             Err(e) => parse_errors.push(e),
@@ -496,7 +538,7 @@ fn link(
     // Pruning roots: libraries with component exports, and dl-openable ones.
     let roots: Vec<bool> = worlds
         .iter()
-        .zip(&dl_openable)
+        .zip(dl_openable)
         .map(|(w, &dl)| {
             dl || w.as_ref().is_some_and(|b| {
                 b.resolve
@@ -514,6 +556,78 @@ fn link(
     };
     let link = weld_graph::resolve(&libs, &roots, &graph_options).map_err(LinkError::Resolve)?;
 
+    if let Some(v) = &background {
+        v.prune(|i| link.is_kept(i));
+    }
+    let assembled = assemble(&libs, worlds, &link, dl_openable, options);
+    // Once the component exists: hand it out, check its structure and weld's own modules
+    // (every input's bodies, and the encoder's output, see `scan`, are checked elsewhere),
+    // then help with the inputs' bodies.
+    let (input_errors, structure) = std::thread::scope(|inner| {
+        let mut structure = Ok(());
+        if let Ok(Assembled {
+            component, checked, ..
+        }) = &assembled
+        {
+            if let Some(early) = early {
+                inner.spawn(move || early(component));
+            }
+            if options.validate {
+                structure = validate::validate_skipping(component, checked);
+            }
+        }
+        let errors: Vec<_> = background
+            .map(|b| b.finish())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(i, _)| link.is_kept(*i))
+            .collect();
+        (errors, structure)
+    });
+    if !input_errors.is_empty() {
+        let bad = input_errors
+            .into_iter()
+            .filter_map(|(i, e)| {
+                let lib = libs.get(i)?;
+                Some(format!(
+                    "library `{}` is not a valid WebAssembly module: at byte offset {:#x}: {}",
+                    lib.name,
+                    e.offset(),
+                    e.message()
+                ))
+            })
+            .collect();
+        return Err(LinkError::InvalidInput(bad));
+    }
+    let Assembled {
+        component, synth, ..
+    } = assembled?;
+    if let Err(e) = structure {
+        return Err(LinkError::Invalid(e.to_string()));
+    }
+
+    let report = make_report(&libs, &link, &synth);
+    Ok(Linked { component, report })
+}
+
+/// The output of [`assemble`].
+struct Assembled {
+    component: Vec<u8>,
+    /// Byte ranges of `component` whose function bodies are validated already: the encoder's
+    /// output and each library.
+    checked: Vec<std::ops::Range<usize>>,
+    /// The synthesized modules, for the report.
+    synth: Synthesized,
+}
+
+/// Steps 4–6: the merged world, the synthesized modules and the component.
+fn assemble(
+    libs: &[Library<'_>],
+    worlds: Vec<Option<Bindgen>>,
+    link: &Link<'_>,
+    dl_openable: &[bool],
+    options: &LinkOptions,
+) -> Result<Assembled, LinkError> {
     // 4. The merged world of the kept libraries, and who implements each export.
     let mut merged: Option<Bindgen> = None;
     for (i, w) in worlds.into_iter().enumerate() {
@@ -605,11 +719,11 @@ fn link(
         .flat_map(|l| l.component_types.iter().copied())
         .collect();
     let synth = weld_synth::synthesize(
-        &libs,
-        &link,
+        libs,
+        link,
         &SynthOptions {
             stack_size: options.stack_size,
-            dl_openable: dl_openable.clone(),
+            dl_openable: dl_openable.to_vec(),
         },
         &export_shims,
         &custom,
@@ -620,7 +734,7 @@ fn link(
     let mut encoder = wit_component::ComponentEncoder::default();
     let enc = |e: anyhow::Error| {
         let msg = format!("{e:#}");
-        let notes = encoder_error_notes(&libs, &link, &msg);
+        let notes = encoder_error_notes(libs, link, &msg);
         LinkError::Encode(format!("{msg}{notes}"))
     };
     encoder
@@ -641,39 +755,12 @@ fn link(
             .map_err(|e| LinkError::Encode(format!("adapter `{name}` cannot be used: {e:#}")))?;
     }
     let c0 = encoder.encode().map_err(enc)?;
-    let component = append_libraries(c0, &libs, &synth)?;
-
-    if options.validate
-        && let Err(e) = validate(&component)
-    {
-        // weld does not read function bodies; when the output is invalid, find out whether an
-        // input is to blame before calling it a weld bug.
-        let bad: Vec<String> = link
-            .instantiation_order
-            .iter()
-            .filter_map(|&i| libs.get(i))
-            .filter_map(|lib| {
-                Validator::new_with_features(WasmFeatures::all())
-                    .validate_all(lib.bytes)
-                    .err()
-                    .map(|e| {
-                        format!(
-                            "library `{}` is not a valid WebAssembly module: at byte offset {:#x}: {}",
-                            lib.name,
-                            e.offset(),
-                            e.message()
-                        )
-                    })
-            })
-            .collect();
-        if !bad.is_empty() {
-            return Err(LinkError::InvalidInput(bad));
-        }
-        return Err(LinkError::Invalid(e.to_string()));
-    }
-
-    let report = make_report(&libs, &link, &synth);
-    Ok(Linked { component, report })
+    let (component, checked) = append_libraries(c0, libs, &synth)?;
+    Ok(Assembled {
+        component,
+        checked,
+        synth,
+    })
 }
 
 /// The component encoder speaks of weld's main module; these notes say which libraries the
@@ -722,81 +809,6 @@ fn encoder_error_notes(libs: &[Library<'_>], link: &Link<'_>, msg: &str) -> Stri
     }
     notes.dedup();
     notes.iter().map(|n| format!("\nnote: {n}")).collect()
-}
-
-/// Validates `bytes` (a module or component) with every feature enabled, checking function
-/// bodies on all available cores: the structure is validated in order, the bodies collected and
-/// split among threads. Same verdict as `Validator::validate_all`; most of the work for large
-/// libraries such as libpython is in the bodies.
-pub fn validate(bytes: &[u8]) -> Result<(), wasmparser::BinaryReaderError> {
-    use wasmparser::{FuncValidatorAllocations, ValidPayload};
-    let mut validator = Validator::new_with_features(WasmFeatures::all());
-    let mut bodies = Vec::new();
-    for payload in Parser::new(0).parse_all(bytes) {
-        if let ValidPayload::Func(func, body) = validator.payload(&payload?)? {
-            bodies.push((func, body));
-        }
-    }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    if threads == 1 || bodies.len() < 64 {
-        let mut allocs = FuncValidatorAllocations::default();
-        for (func, body) in bodies {
-            let mut v = func.into_validator(allocs);
-            v.validate(&body)?;
-            allocs = v.into_allocations();
-        }
-        return Ok(());
-    }
-    // Balance by body size rather than count.
-    let total: usize = bodies
-        .iter()
-        .map(|(_, b)| {
-            let r = b.range();
-            usize::try_from(r.end - r.start).unwrap_or(usize::MAX)
-        })
-        .sum();
-    let share = total / threads + 1;
-    let mut chunks: Vec<Vec<_>> = Vec::with_capacity(threads);
-    let mut current = Vec::new();
-    let mut size = 0;
-    for (func, body) in bodies {
-        let r = body.range();
-        size += usize::try_from(r.end - r.start).unwrap_or(usize::MAX);
-        current.push((func, body));
-        if size >= share {
-            chunks.push(std::mem::take(&mut current));
-            size = 0;
-        }
-    }
-    chunks.push(current);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || {
-                    let mut allocs = FuncValidatorAllocations::default();
-                    for (func, body) in chunk {
-                        let mut v = func.into_validator(allocs);
-                        v.validate(&body)?;
-                        allocs = v.into_allocations();
-                    }
-                    Ok::<(), wasmparser::BinaryReaderError>(())
-                })
-            })
-            .collect();
-        // Report the first error in input order.
-        let mut first = Ok(());
-        for h in handles {
-            let r = h.join().unwrap_or(Ok(()));
-            if first.is_ok() {
-                first = r;
-            }
-        }
-        first
-    })
 }
 
 /// Counts of the component-level index spaces in the encoder's output.
@@ -877,7 +889,7 @@ fn append_libraries(
     c0: Vec<u8>,
     libs: &[Library<'_>],
     synth: &Synthesized,
-) -> Result<Vec<u8>, LinkError> {
+) -> Result<(Vec<u8>, Vec<std::ops::Range<usize>>), LinkError> {
     let mut sp = scan(&c0)?;
     let main_instance = sp.main_instance.unwrap_or(0);
 
@@ -903,6 +915,9 @@ fn append_libraries(
             synth.instances.len()
         )));
     }
+    // `scan` validated the encoder's output in full.
+    let mut checked = Vec::with_capacity(synth.instances.len() + 1);
+    checked.push(0..c0.len());
     let mut out = c0;
     out.reserve(
         libs.iter().map(|l| l.bytes.len() + 16).sum::<usize>()
@@ -931,6 +946,7 @@ fn append_libraries(
     for inst in &synth.instances {
         if let Some(lib) = libs.get(inst.library) {
             module_section(lib.bytes, &mut out);
+            checked.push(out.len().saturating_sub(lib.bytes.len())..out.len());
             lib_module.insert(inst.library, sp.modules);
             sp.modules += 1;
         }
@@ -1027,7 +1043,7 @@ fn append_libraries(
         .collect();
     init.instantiate(init_module, init_args);
     append(&init, &mut out);
-    Ok(out)
+    Ok((out, checked))
 }
 
 /// Where the sources of instantiation arguments live.
