@@ -4,6 +4,7 @@
 //! and `weld-module` (inspection).
 
 mod inspect;
+mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -271,7 +272,21 @@ fn link(args: LinkArgs) -> Result<()> {
         .stub_missing_functions(args.stub_missing_functions)
         .use_built_in_libdl(args.use_built_in_libdl)
         .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));
-    let linked = match linker.encode() {
+    // The output is written while the last of validation runs, to a temporary file that is
+    // renamed into place only once the link has succeeded.
+    let staging = output::Staging::for_output(&args.output);
+    let mut staged = None;
+    let wat = args.wat;
+    let encoded = match &staging {
+        Some(s) => linker.encode_with(|bytes| staged = Some(s.write(bytes, wat))),
+        None => linker.encode(),
+    };
+    if encoded.is_err()
+        && let Some(s) = &staging
+    {
+        s.discard();
+    }
+    let linked = match encoded {
         Ok(l) => l,
         Err(weld_component::LinkError::Parse(errors)) => {
             // Name the file as well as the library.
@@ -296,15 +311,17 @@ fn link(args: LinkArgs) -> Result<()> {
             eprintln!("weld: {line}");
         }
     }
-    let out = if args.wat {
-        wasmprinter::print_bytes(&linked.component)
-            .context("cannot print the component as text")?
-            .into_bytes()
-    } else {
-        linked.component
-    };
-    std::fs::write(&args.output, out)
-        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    match (&staging, staged) {
+        (Some(s), Some(Ok(()))) => s.commit()?,
+        (staging, _) => {
+            // Not staged (the output is not a regular file), or staging failed: write directly.
+            if let Some(s) = staging {
+                s.discard();
+            }
+            std::fs::write(&args.output, output::contents(linked.component, wat)?)
+                .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+        }
+    }
     Ok(())
 }
 

@@ -268,3 +268,103 @@ fn accepts_every_wasm_tools_component_link_option() {
     ]);
     assert!(res.status.success(), "{}", text(&res.stderr));
 }
+
+/// The output is written to a temporary file beside it and renamed into place only when the link
+/// succeeds: a failed link leaves an earlier output as it was and no temporary file behind; a
+/// replaced output keeps its permissions; outputs that are not regular files are written in
+/// place.
+#[test]
+fn the_output_is_replaced_only_by_a_successful_link() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = tmp("staging");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("app.wasm");
+    let out_arg = out.to_str().unwrap();
+    let leftovers = || {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // A failed link (libapp.so needs libbase.so) with no earlier output: nothing is created.
+    let failed = weld(&["link", "tests/fixtures/libapp.so", "-o", out_arg]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stderr));
+    assert_eq!(leftovers(), Vec::<String>::new());
+
+    // A failed link with an earlier output: it is left alone.
+    std::fs::write(&out, b"earlier").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let failed = weld(&["link", "tests/fixtures/libapp.so", "-o", out_arg]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
+    assert_eq!(leftovers(), ["app.wasm"]);
+
+    // A link that fails after the component was assembled (and its writing begun): a library
+    // whose code does not validate.
+    let bad = tmp("invalid-code.wat");
+    std::fs::write(
+        &bad,
+        r#"(module (@dylink.0)
+            (import "env" "memory" (memory 0))
+            (import "env" "__indirect_function_table" (table 0 funcref))
+            (func (export "_start") i32.add))"#,
+    )
+    .unwrap();
+    let failed = weld(&["link", bad.to_str().unwrap(), "-o", out_arg]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stderr));
+    assert!(
+        text(&failed.stderr).contains("is not a valid WebAssembly module"),
+        "{}",
+        text(&failed.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
+    assert_eq!(leftovers(), ["app.wasm"]);
+
+    // A successful link replaces it, keeping its permissions.
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", out_arg]);
+    let ok = weld(&args);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let component = std::fs::read(&out).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&component)
+        .unwrap();
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(leftovers(), ["app.wasm"]);
+
+    // A device is written in place (a rename would replace it).
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", "/dev/null"]);
+    let ok = weld(&args);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+
+    // A symbolic link is written through, not replaced.
+    let target = dir.join("target.wasm");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.join("via-link.wasm");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", link.to_str().unwrap()]);
+    let ok = weld(&args);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), component);
+}

@@ -1,0 +1,93 @@
+//! Writing the component: staged in a temporary file beside the output and renamed into place
+//! once the link has succeeded, so a failed link never leaves a half-written or invalid file and
+//! never replaces a good one; and the write overlaps with the end of validation.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// A temporary file in the output's directory, and the output it will become.
+pub(crate) struct Staging {
+    temp: PathBuf,
+    output: PathBuf,
+    /// The permissions of the file being replaced, kept for the new one.
+    permissions: Option<fs::Permissions>,
+}
+
+impl Staging {
+    /// Staging for `output`, or `None` when it exists and is not a regular file (a device such
+    /// as `/dev/stdout`, a FIFO, a symbolic link), which is written in place instead.
+    pub(crate) fn for_output(output: &Path) -> Option<Staging> {
+        let permissions = match fs::symlink_metadata(output) {
+            Ok(m) if m.file_type().is_file() => Some(m.permissions()),
+            Ok(_) => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => return None,
+        };
+        let name = output.file_name()?.to_string_lossy();
+        let dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Some(Staging {
+            temp: dir.join(format!(".{name}.weld-{}.tmp", std::process::id())),
+            output: output.to_path_buf(),
+            permissions,
+        })
+    }
+
+    /// Writes the component (as text when `wat`) to the temporary file.
+    pub(crate) fn write(&self, bytes: &[u8], wat: bool) -> Result<()> {
+        let text;
+        let data = if wat {
+            text = wasmprinter::print_bytes(bytes).context("cannot print the component as text")?;
+            text.as_bytes()
+        } else {
+            bytes
+        };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&self.temp)
+            .with_context(|| format!("cannot create `{}`", self.temp.display()))?;
+        file.write_all(data)
+            .with_context(|| format!("cannot write `{}`", self.temp.display()))?;
+        if let Some(p) = &self.permissions {
+            fs::set_permissions(&self.temp, p.clone())
+                .with_context(|| format!("cannot set permissions of `{}`", self.temp.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves the written file into place; on failure the temporary file is removed.
+    pub(crate) fn commit(&self) -> Result<()> {
+        fs::rename(&self.temp, &self.output).with_context(|| {
+            self.discard();
+            format!(
+                "cannot move `{}` to `{}`",
+                self.temp.display(),
+                self.output.display()
+            )
+        })
+    }
+
+    /// Removes the temporary file, if it was created.
+    pub(crate) fn discard(&self) {
+        // Nothing to do when it was never created; any other failure leaves a dot-file behind,
+        // which is harmless.
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+/// The bytes to write for `component`: itself, or its text when `wat`.
+pub(crate) fn contents(component: Vec<u8>, wat: bool) -> Result<Vec<u8>> {
+    if wat {
+        Ok(wasmprinter::print_bytes(&component)
+            .context("cannot print the component as text")?
+            .into_bytes())
+    } else {
+        Ok(component)
+    }
+}
