@@ -119,15 +119,9 @@ impl<'a> Shared<'a> {
             if self.skipped(batch.library) {
                 continue;
             }
-            for (func, body) in batch.bodies {
-                let mut v = func.into_validator(allocs);
-                let result = v.validate(&body);
-                allocs = v.into_allocations();
-                if let Err(e) = result {
-                    // Later bodies of this batch have higher offsets: the first error is enough.
-                    self.record(batch.library, e);
-                    break;
-                }
+            // Later bodies of a batch have higher offsets: its first error is enough.
+            if let Err(e) = check_bodies(batch.bodies, &mut allocs) {
+                self.record(batch.library, e);
             }
         }
     }
@@ -234,10 +228,7 @@ impl<'scope, 'a: 'scope> InputValidation<'scope, 'a> {
         'a: 'env,
     {
         let shared = &queue.0;
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 8);
+        let cores = cores();
         let mut threads = Vec::with_capacity(cores);
         threads.push(scope.spawn(move || {
             shared.produce(&libraries);
@@ -309,19 +300,9 @@ pub(crate) fn validate_skipping(
 /// Checks function bodies, split among the available cores when there are many; the error
 /// reported is the one with the lowest offset.
 fn validate_bodies(bodies: Vec<Body<'_>>) -> Result<(), BinaryReaderError> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let check = |chunk: Vec<Body<'_>>| {
-        let mut allocs = FuncValidatorAllocations::default();
-        for (func, body) in chunk {
-            let mut v = func.into_validator(allocs);
-            v.validate(&body)?;
-            allocs = v.into_allocations();
-        }
-        Ok::<(), BinaryReaderError>(())
-    };
+    let threads = cores();
+    let check =
+        |chunk: Vec<Body<'_>>| check_bodies(chunk, &mut FuncValidatorAllocations::default());
     if threads == 1 || bodies.len() < 64 {
         return check(bodies);
     }
@@ -360,6 +341,29 @@ fn validate_bodies(bodies: Vec<Body<'_>>) -> Result<(), BinaryReaderError> {
         }
         first
     })
+}
+
+/// The number of validating threads: the available cores, at most 8.
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// Checks `bodies` in order, stopping at the first error; `allocs` is reused across bodies (and
+/// calls).
+fn check_bodies<'a>(
+    bodies: impl IntoIterator<Item = Body<'a>>,
+    allocs: &mut FuncValidatorAllocations,
+) -> Result<(), BinaryReaderError> {
+    for (func, body) in bodies {
+        let mut v = func.into_validator(std::mem::take(allocs));
+        let result = v.validate(&body);
+        *allocs = v.into_allocations();
+        result?;
+    }
+    Ok(())
 }
 
 /// Validates `bytes` (a module or component) with every feature enabled, checking function
