@@ -274,18 +274,8 @@ fn link(args: LinkArgs) -> Result<()> {
         .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));
     // The output is written while the last of validation runs, to a temporary file that is
     // renamed into place only once the link has succeeded.
-    let staging = output::Staging::for_output(&args.output);
-    let mut staged = None;
-    let wat = args.wat;
-    let encoded = match &staging {
-        Some(s) => linker.encode_with(|bytes| staged = Some(s.write(bytes, wat))),
-        None => linker.encode(),
-    };
-    if encoded.is_err()
-        && let Some(s) = &staging
-    {
-        s.discard();
-    }
+    let mut output = output::Output::new(&args.output, args.wat);
+    let encoded = output.link(&linker);
     let linked = match encoded {
         Ok(l) => l,
         Err(weld_component::LinkError::Parse(errors)) => {
@@ -311,18 +301,7 @@ fn link(args: LinkArgs) -> Result<()> {
             eprintln!("weld: {line}");
         }
     }
-    match (&staging, staged) {
-        (Some(s), Some(Ok(()))) => s.commit()?,
-        (staging, _) => {
-            // Not staged (the output is not a regular file), or staging failed: write directly.
-            if let Some(s) = staging {
-                s.discard();
-            }
-            std::fs::write(&args.output, output::contents(linked.component, wat)?)
-                .with_context(|| format!("cannot write `{}`", args.output.display()))?;
-        }
-    }
-    Ok(())
+    output.finish(&linked.component)
 }
 
 /// A parse error's position and message.
