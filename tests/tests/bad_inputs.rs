@@ -569,31 +569,6 @@ fn truncated_at_section_boundaries() {
     failures.finish("fixtures cut at section boundaries");
 }
 
-/// weld does not read function bodies, so a library whose code does not validate is caught by
-/// the validation of the output — and then the error must blame the library, not weld.
-#[test]
-fn invalid_library_code_blames_the_library() {
-    let wasm = dylib("", r#"(func (export "_start") i32.add)"#);
-    // The offset of the `i32.add`.
-    let at = wasmparser::Parser::new(0)
-        .parse_all(&wasm)
-        .find_map(|p| match p.unwrap() {
-            wasmparser::Payload::CodeSectionEntry(body) => {
-                Some(body.get_operators_reader().unwrap().original_position())
-            }
-            _ => None,
-        })
-        .unwrap();
-    let err = link_err("invalid code", &[("libinvalid.so", wasm)]);
-    assert!(matches!(err, LinkError::InvalidInput(_)), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "library `libinvalid.so` is not a valid WebAssembly module: at byte offset {at:#x}: type mismatch: expected i32 but nothing on stack"
-        )
-    );
-}
-
 /// The offsets of the first operator of each function body of `wasm`.
 fn body_offsets(wasm: &[u8]) -> Vec<u64> {
     wasmparser::Parser::new(0)
@@ -605,6 +580,23 @@ fn body_offsets(wasm: &[u8]) -> Vec<u64> {
             _ => None,
         })
         .collect()
+}
+
+/// weld's parser does not read function bodies; a library whose code does not validate is caught
+/// by validation — and then the error must blame the library, not weld.
+#[test]
+fn invalid_library_code_blames_the_library() {
+    let wasm = dylib("", r#"(func (export "_start") i32.add)"#);
+    // The offset of the `i32.add`.
+    let at = body_offsets(&wasm)[0];
+    let err = link_err("invalid code", &[("libinvalid.so", wasm)]);
+    assert!(matches!(err, LinkError::InvalidInput(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "library `libinvalid.so` is not a valid WebAssembly module: at byte offset {at:#x}: type mismatch: expected i32 but nothing on stack"
+        )
+    );
 }
 
 /// Every kept library whose code does not validate is named at once, each with its first error;

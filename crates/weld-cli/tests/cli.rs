@@ -25,6 +25,24 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Reads the component at `path` and checks that it validates with every feature enabled.
+fn valid_component(path: &std::path::Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bytes)
+        .unwrap();
+    bytes
+}
+
+/// Links the fixture program into `out` and checks that it succeeded.
+fn link_program(out: &str) {
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", out]);
+    let res = weld(&args);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+}
+
 const PROGRAM: [&str; 5] = [
     "tests/fixtures/libmain.so",
     "tests/fixtures/libpong.so",
@@ -101,10 +119,7 @@ fn link_writes_a_valid_component_and_explains_with_v() {
         err.contains("initialization order (NEEDED dependencies first): libbase.so, libpong.so, libping.so, libapp.so, libmain.so"),
         "{err}"
     );
-    let bytes = std::fs::read(&out_path).unwrap();
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&bytes)
-        .unwrap();
+    valid_component(&out_path);
 }
 
 #[test]
@@ -254,10 +269,7 @@ fn accepts_every_wasm_tools_component_link_option() {
     ]);
     let res = weld(&args);
     assert!(res.status.success(), "{}", text(&res.stderr));
-    let bytes = std::fs::read(&out).unwrap();
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&bytes)
-        .unwrap();
+    valid_component(&out);
     // --skip-validation is accepted too.
     let res = weld(&[
         "link",
@@ -324,25 +336,14 @@ fn the_output_is_replaced_only_by_a_successful_link() {
     assert_eq!(leftovers(), ["app.wasm"]);
 
     // A successful link replaces it, keeping its permissions.
-    let mut args = vec!["link"];
-    args.extend(PROGRAM);
-    args.extend(["-o", out_arg]);
-    let ok = weld(&args);
-    assert!(ok.status.success(), "{}", text(&ok.stderr));
-    let component = std::fs::read(&out).unwrap();
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&component)
-        .unwrap();
+    link_program(out_arg);
+    let component = valid_component(&out);
     let mode = std::fs::metadata(&out).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert_eq!(leftovers(), ["app.wasm"]);
 
     // A device is written in place (a rename would replace it).
-    let mut args = vec!["link"];
-    args.extend(PROGRAM);
-    args.extend(["-o", "/dev/null"]);
-    let ok = weld(&args);
-    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    link_program("/dev/null");
     assert!(
         std::fs::metadata("/dev/null")
             .unwrap()
@@ -355,11 +356,7 @@ fn the_output_is_replaced_only_by_a_successful_link() {
     std::fs::write(&target, b"old").unwrap();
     let link = dir.join("via-link.wasm");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let mut args = vec!["link"];
-    args.extend(PROGRAM);
-    args.extend(["-o", link.to_str().unwrap()]);
-    let ok = weld(&args);
-    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    link_program(link.to_str().unwrap());
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
