@@ -14,6 +14,7 @@ mod conformance;
 mod cpython;
 mod demo;
 mod fixtures;
+mod snapshot;
 
 const USAGE: &str = "\
 usage: cargo xtask <subcommand> [options]
@@ -29,6 +30,8 @@ subcommands:
   fixtures           rebuild tests/fixtures/*.so and examples/*.so from their C sources
   fixtures --check   rebuild into a temporary directory and fail unless every
                      committed .so is byte-identical to the fresh build
+  snapshot           link every input set in the repository and print a digest of each
+                     output (diff two runs to check a change keeps behaviour)
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some("conformance") => conformance::run(&args[1..]),
         Some("cpython") => cpython::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("snapshot") => snapshot::run(&args[1..]),
         None | Some("help" | "-h" | "--help") => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
