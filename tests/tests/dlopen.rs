@@ -101,9 +101,8 @@ fn dlopen_dlsym_dlclose_dlerror() {
         .report
         .libraries
         .iter()
-        .zip(&linked.report.kept)
-        .filter(|(_, k)| k.is_some())
-        .map(|(n, _)| n.as_str())
+        .filter(|l| l.kept.is_some())
+        .map(|l| l.name.as_str())
         .collect();
     assert_eq!(kept, ["main.so", "plugin.so", "libdl.so"]);
 }
@@ -115,7 +114,9 @@ fn dl_openable_library_is_a_root_even_when_unreferenced() {
     linker.dl_openable("plugin.so", plugin);
     let linked = linker.encode().unwrap();
     assert_eq!(
-        linked.report.kept[0].as_deref(),
-        Some("root (component exports, `_start`, or dl-openable)")
+        linked.report.libraries[0].kept,
+        Some(weld_component::Kept::Root(
+            weld_component::RootReason::DlOpenable
+        ))
     );
 }

@@ -94,9 +94,9 @@ fn unused_library_is_pruned() {
         .report
         .libraries
         .iter()
-        .position(|n| n == "libunused.so")
+        .position(|l| l.name == "libunused.so")
         .unwrap();
-    assert_eq!(linked.report.kept[unused], None);
+    assert_eq!(linked.report.libraries[unused].kept, None);
     assert_eq!(linked.report.instantiation_order.len(), 5);
     // The pruned library's bytes are not in the output.
     let unused_bytes = fixture("libunused.so");

@@ -962,9 +962,8 @@ fn weld_link(
         .report
         .libraries
         .iter()
-        .zip(&linked.report.kept)
-        .filter(|(_, k)| k.is_none())
-        .map(|(n, _)| n.as_str())
+        .filter(|l| l.kept.is_none())
+        .map(|l| l.name.as_str())
         .collect();
     if !pruned.is_empty() {
         println!(
@@ -973,7 +972,13 @@ fn weld_link(
         );
     }
     if !linked.report.stubs.is_empty() {
-        println!("cpython:   weld stubs: {}", linked.report.stubs.join(", "));
+        let stubs: Vec<&str> = linked
+            .report
+            .stubs
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        println!("cpython:   weld stubs: {}", stubs.join(", "));
     }
     if verbose {
         for line in linked.report.lines() {

@@ -36,7 +36,7 @@ fn export_role(e: &weld_module::Export<'_>) -> &'static str {
         return special_name(s);
     }
     match &e.ty {
-        EntityType::Func(_) if e.name == "cabi_realloc" => "cabi-realloc",
+        EntityType::Func(_) if e.name == weld_module::abi::CABI_REALLOC => "cabi-realloc",
         EntityType::Func(_) => "function",
         EntityType::Global(_) if e.is_data() => "data",
         EntityType::Global(_) => "global",
@@ -49,7 +49,7 @@ fn export_role(e: &weld_module::Export<'_>) -> &'static str {
 pub fn run(files: &[PathBuf], json: bool) -> Result<()> {
     let mut inputs = Vec::new();
     for f in files {
-        inputs.push((f, crate::read_module(f)?));
+        inputs.push((f, crate::input::read_module(f)?));
     }
     let mut libs = Vec::new();
     let mut errors = Vec::new();

@@ -4,11 +4,41 @@ fn lib(wat: &str) -> Vec<u8> {
     wat::parse_str(wat).unwrap()
 }
 
-fn parse<'a>(items: &'a [(&'a str, Vec<u8>)]) -> Vec<Library<'a>> {
-    items
-        .iter()
-        .map(|(n, b)| Library::parse(n, b).unwrap())
-        .collect()
+/// The set of `items`, none dl-openable.
+fn parse<'a>(items: &'a [(&'a str, Vec<u8>)]) -> LibrarySet<'a> {
+    LibrarySet::new(
+        items
+            .iter()
+            .map(|(n, b)| (weld_module::Library::parse(n, b).unwrap(), false)),
+    )
+}
+
+/// Resolves `set` with `roots` (by position; missing entries are `false`).
+fn run<'a>(
+    set: &LibrarySet<'a>,
+    roots: &[bool],
+    options: &Options,
+) -> Result<Link<'a>, ResolveError> {
+    let roots = set.per_lib(|id, _| roots.get(id.index()).copied().unwrap_or(false));
+    resolve(set, &roots, options)
+}
+
+/// The id of the library at `position`.
+fn id(set: &LibrarySet<'_>, position: usize) -> LibId {
+    set.id_at(position).unwrap()
+}
+
+/// Positions of `ids`.
+fn positions(ids: &[LibId]) -> Vec<usize> {
+    ids.iter().map(|id| id.index()).collect()
+}
+
+/// The position of the library a function binding calls.
+fn callee(b: &Binding) -> Option<usize> {
+    match b {
+        Binding::Function { target, .. } => Some(target.library().index()),
+        _ => None,
+    }
 }
 
 const ADD: &str = r#"(func (export "f") (param i32) (result i32) local.get 0)"#;
@@ -26,14 +56,14 @@ fn strong_beats_weak_whatever_the_order() {
         ("strong".to_string(), strong),
     ];
     let items: Vec<(&str, Vec<u8>)> = items.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true], &Options::default()).unwrap();
-    assert!(matches!(
-        link.bindings[0][0],
-        Binding::Function { library: 2, .. }
-    ));
+    let set = parse(&items);
+    let link = run(&set, &[true], &Options::default()).unwrap();
+    assert_eq!(callee(&link.bindings[id(&set, 0)][0]), Some(2));
     assert!(link.duplicates.is_empty());
-    assert!(!link.is_kept(1), "the weak definition's library is pruned");
+    assert!(
+        !link.is_kept(id(&set, 1)),
+        "the weak definition's library is pruned"
+    );
 }
 
 #[test]
@@ -41,18 +71,15 @@ fn first_strong_wins_and_duplicate_is_recorded() {
     let a = lib(&format!("(module (@dylink.0) {ADD})"));
     let user = lib(r#"(module (@dylink.0) (import "env" "f" (func (param i32) (result i32))))"#);
     let items = [("user", user), ("a", a.clone()), ("b", a)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true], &Options::default()).unwrap();
-    assert!(matches!(
-        link.bindings[0][0],
-        Binding::Function { library: 1, .. }
-    ));
+    let set = parse(&items);
+    let link = run(&set, &[true], &Options::default()).unwrap();
+    assert_eq!(callee(&link.bindings[id(&set, 0)][0]), Some(1));
     assert_eq!(
         link.duplicates,
         [Duplicate {
             name: "f",
-            winner: 1,
-            losers: vec![2]
+            winner: id(&set, 1),
+            losers: vec![id(&set, 2)]
         }]
     );
 }
@@ -62,8 +89,8 @@ fn type_mismatch_names_both_types() {
     let a = lib(&format!("(module (@dylink.0) {ADD})"));
     let user = lib(r#"(module (@dylink.0) (import "env" "f" (func (param i64) (result i32))))"#);
     let items = [("user", user), ("liba.so", a)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true], &Options::default()).unwrap_err();
+    let set = parse(&items);
+    let err = run(&set, &[true], &Options::default()).unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("imports `env.f` as function [i64] -> [i32]"),
@@ -82,8 +109,8 @@ fn all_unresolved_symbols_are_reported_at_once() {
             (import "GOT.mem" "missing_b" (global (mut i32)))
             (import "GOT.func" "missing_c" (global (mut i32))))"#);
     let items = [("libuser.so", user)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true], &Options::default()).unwrap_err();
+    let set = parse(&items);
+    let err = run(&set, &[true], &Options::default()).unwrap_err();
     assert_eq!(err.problems.len(), 3, "{err}");
     let msg = err.to_string();
     for name in ["missing_a", "missing_b", "missing_c"] {
@@ -101,11 +128,11 @@ fn weak_unresolved_become_stubs_and_null() {
             (import "GOT.mem" "wd" (global (mut i32)))
             (import "GOT.func" "wg" (global (mut i32))))"#);
     let items = [("u", user)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true], &Options::default()).unwrap();
+    let set = parse(&items);
+    let link = run(&set, &[true], &Options::default()).unwrap();
     assert_eq!(
-        link.bindings[0],
-        [Binding::Stub(0), Binding::Null, Binding::Null]
+        link.bindings[id(&set, 0)],
+        [Binding::Stub(StubId(0)), Binding::Null, Binding::Null]
     );
     assert_eq!(link.stubs[0].name, "wf");
 }
@@ -114,10 +141,10 @@ fn weak_unresolved_become_stubs_and_null() {
 fn stub_missing_functions_option() {
     let user = lib(r#"(module (@dylink.0) (import "env" "gone" (func)))"#);
     let items = [("u", user)];
-    let libs = parse(&items);
-    assert!(resolve(&libs, &[true], &Options::default()).is_err());
-    let link = resolve(
-        &libs,
+    let set = parse(&items);
+    assert!(run(&set, &[true], &Options::default()).is_err());
+    let link = run(
+        &set,
         &[true],
         &Options {
             stub_missing_functions: true,
@@ -125,7 +152,7 @@ fn stub_missing_functions_option() {
         },
     )
     .unwrap();
-    assert_eq!(link.bindings[0][0], Binding::Stub(0));
+    assert_eq!(link.bindings[id(&set, 0)][0], Binding::Stub(StubId(0)));
 }
 
 #[test]
@@ -133,8 +160,8 @@ fn missing_needed_suggests_similar_names() {
     let user = lib(r#"(module (@dylink.0 (needed "libpython3.12.so")))"#);
     let py = lib("(module (@dylink.0))");
     let items = [("main", user), ("libpython3.14.so", py)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true], &Options::default()).unwrap_err();
+    let set = parse(&items);
+    let err = run(&set, &[true], &Options::default()).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("`main` needs `libpython3.12.so`"), "{msg}");
     assert!(msg.contains("did you mean `libpython3.14.so`"), "{msg}");
@@ -147,8 +174,8 @@ fn duplicate_names_and_abi_errors_are_reported_together() {
             (func (export "_initialize"))
             (func (export "_start")))"#);
     let items = [("a", bad.clone()), ("a", bad)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true], &Options::default()).unwrap_err();
+    let set = parse(&items);
+    let err = run(&set, &[true], &Options::default()).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("two inputs are named `a`"), "{msg}");
     assert!(
@@ -191,10 +218,10 @@ fn init_order_is_dependencies_first_in_any_input_order() {
             ("base", base.clone()),
         ];
         let items: Vec<(&str, Vec<u8>)> = perm.iter().map(|&i| all[i].clone()).collect();
-        let libs = parse(&items);
+        let set = parse(&items);
         let roots: Vec<bool> = items.iter().map(|(n, _)| *n == "main").collect();
-        let link = resolve(&libs, &roots, &Options::default()).unwrap();
-        let names = |order: &[usize]| order.iter().map(|&i| libs[i].name).collect::<Vec<_>>();
+        let link = run(&set, &roots, &Options::default()).unwrap();
+        let names = |order: &[LibId]| order.iter().map(|&i| set.name(i)).collect::<Vec<_>>();
         assert_eq!(names(&link.init_order), ["base", "app", "main"], "{perm:?}");
         assert_eq!(
             names(&link.instantiation_order),
@@ -210,15 +237,15 @@ fn needed_cycle_init_order_breaks_ties_by_input_order() {
     let pong = node(&["ping", "base"], &["ping_f"], &["pong_f"]);
     let base = node(&[], &[], &[]);
     let items = [("pong", pong), ("ping", ping), ("base", base)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true, false, false], &Options::default()).unwrap();
-    let names = |order: &[usize]| order.iter().map(|&i| libs[i].name).collect::<Vec<_>>();
+    let set = parse(&items);
+    let link = run(&set, &[true, false, false], &Options::default()).unwrap();
+    let names = |order: &[LibId]| order.iter().map(|&i| set.name(i)).collect::<Vec<_>>();
     assert_eq!(names(&link.init_order), ["base", "pong", "ping"]);
     assert_eq!(link.cycles.len(), 1);
     // Exactly one of the two cross imports needs a shim.
     let shims = link
         .bindings
-        .iter()
+        .values()
         .flatten()
         .filter(|b| matches!(b, Binding::Function { shim: true, .. }))
         .count();
@@ -231,12 +258,12 @@ fn scc_order_minimises_shims() {
     let a = node(&[], &["b1", "b2", "b3"], &["a1"]);
     let b = node(&[], &["a1"], &["b1", "b2", "b3"]);
     let items = [("a", a), ("b", b)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
-    assert_eq!(link.instantiation_order, [1, 0]);
+    let set = parse(&items);
+    let link = run(&set, &[true, false], &Options::default()).unwrap();
+    assert_eq!(positions(&link.instantiation_order), [1, 0]);
     let shims: Vec<_> = link
         .bindings
-        .iter()
+        .values()
         .flatten()
         .filter(|b| matches!(b, Binding::Function { shim: true, .. }))
         .collect();
@@ -249,11 +276,14 @@ fn got_only_references_keep_the_provider() {
     let user = lib(r#"(module (@dylink.0) (import "GOT.mem" "d" (global (mut i32))))"#);
     let unused = lib(r#"(module (@dylink.0) (func (export "u")))"#);
     let items = [("user", user), ("data", data), ("unused", unused)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true, false, false], &Options::default()).unwrap();
-    assert_eq!(link.kept[1], Some(KeepReason::NeededBy(0)));
-    assert_eq!(link.kept[2], None);
-    assert_eq!(link.instantiation_order, [1, 0]);
+    let set = parse(&items);
+    let link = run(&set, &[true, false, false], &Options::default()).unwrap();
+    assert_eq!(
+        link.kept[id(&set, 1)],
+        Some(KeepReason::ReferencedBy(id(&set, 0)))
+    );
+    assert_eq!(link.kept[id(&set, 2)], None);
+    assert_eq!(positions(&link.instantiation_order), [1, 0]);
 }
 
 #[test]
@@ -275,13 +305,13 @@ fn long_chain_is_fast_enough_to_not_be_quadratic_in_practice() {
             (names[i].as_str(), node(&needed, &imports, &[f.as_str()]))
         })
         .collect();
-    let libs = parse(&items);
+    let set = parse(&items);
     let mut roots = vec![false; n];
     roots[0] = true;
-    let link = resolve(&libs, &roots, &Options::default()).unwrap();
+    let link = run(&set, &roots, &Options::default()).unwrap();
     assert_eq!(link.instantiation_order.len(), n);
-    assert_eq!(link.instantiation_order[0], n - 1);
-    assert_eq!(link.init_order[0], n - 1);
+    assert_eq!(link.instantiation_order[0].index(), n - 1);
+    assert_eq!(link.init_order[0].index(), n - 1);
 }
 
 #[test]
@@ -289,11 +319,11 @@ fn unresolved_imports_of_pruned_libraries_do_not_matter() {
     let root = lib(r#"(module (@dylink.0) (func (export "r")))"#);
     let broken = lib(r#"(module (@dylink.0) (import "env" "nowhere" (func)))"#);
     let items = [("root", root), ("broken", broken)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
-    assert_eq!(link.kept[1], None);
+    let set = parse(&items);
+    let link = run(&set, &[true, false], &Options::default()).unwrap();
+    assert_eq!(link.kept[id(&set, 1)], None);
     // Kept, it is an error.
-    let err = resolve(&libs, &[true, true], &Options::default()).unwrap_err();
+    let err = run(&set, &[true, true], &Options::default()).unwrap_err();
     assert!(err.to_string().contains("`nowhere`"), "{err}");
 }
 
@@ -302,8 +332,8 @@ fn got_mem_needs_an_immutable_i32_global() {
     let def = lib(r#"(module (@dylink.0) (global (export "d") (mut i32) (i32.const 8)))"#);
     let user = lib(r#"(module (@dylink.0) (import "GOT.mem" "d" (global (mut i32))))"#);
     let items = [("user", user), ("libdef.so", def)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true, false], &Options::default()).unwrap_err();
+    let set = parse(&items);
+    let err = run(&set, &[true, false], &Options::default()).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("`libdef.so` exports global mut i32"), "{msg}");
 }
@@ -317,15 +347,12 @@ fn duplicates_name_the_definition_actually_used() {
     let c = lib(r#"(module (@dylink.0) (func (export "f") (param i32)))"#);
     let user = lib(r#"(module (@dylink.0) (import "env" "f" (func (param i32))))"#);
     let items = [("user", user), ("a", a), ("b", b), ("c", c)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true, false, false, false], &Options::default()).unwrap();
-    assert!(matches!(
-        link.bindings[0][0],
-        Binding::Function { library: 2, .. }
-    ));
+    let set = parse(&items);
+    let link = run(&set, &[true, false, false, false], &Options::default()).unwrap();
+    assert_eq!(callee(&link.bindings[id(&set, 0)][0]), Some(2));
     assert_eq!(link.duplicates.len(), 1);
-    assert_eq!(link.duplicates[0].winner, 2);
-    assert_eq!(link.duplicates[0].losers, [3]);
+    assert_eq!(link.duplicates[0].winner, id(&set, 2));
+    assert_eq!(link.duplicates[0].losers, [id(&set, 3)]);
 }
 
 #[test]
@@ -333,12 +360,12 @@ fn duplicate_symbols_can_be_errors() {
     let a = lib(&format!("(module (@dylink.0) {ADD})"));
     let user = lib(r#"(module (@dylink.0) (import "env" "f" (func (param i32) (result i32))))"#);
     let items = [("user", user), ("liba.so", a.clone()), ("libb.so", a)];
-    let libs = parse(&items);
+    let set = parse(&items);
     let options = Options {
         duplicate_symbols_are_errors: true,
         ..Options::default()
     };
-    let err = resolve(&libs, &[true], &options).unwrap_err().to_string();
+    let err = run(&set, &[true], &options).unwrap_err().to_string();
     assert!(
         err.contains("symbol `f` is defined by `liba.so` and also by `libb.so`"),
         "{err}"
@@ -350,8 +377,8 @@ fn unresolved_imports_are_grouped_by_library_with_a_stub_hint() {
     let a = lib(r#"(module (@dylink.0) (import "env" "x" (func)) (import "env" "y" (func)))"#);
     let b = lib(r#"(module (@dylink.0) (import "GOT.mem" "z" (global (mut i32))))"#);
     let items = [("liba.so", a), ("libb.so", b)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true, true], &Options::default())
+    let set = parse(&items);
+    let err = run(&set, &[true, true], &Options::default())
         .unwrap_err()
         .to_string();
     assert!(err.contains("library `liba.so` has 2 unresolved imports:\n      `env.x` (function [] -> []): no library defines `x`\n      `env.y`"), "{err}");
@@ -375,9 +402,9 @@ fn tags_order_a_cycle_and_mutual_tags_are_an_error() {
             (tag (export "__cpp_exception") (param i32))
             (func (export "g")))"#);
     let items = [("a", a), ("b", b)];
-    let libs = parse(&items);
-    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
-    assert_eq!(link.instantiation_order, [1, 0]);
+    let set = parse(&items);
+    let link = run(&set, &[true, false], &Options::default()).unwrap();
+    assert_eq!(positions(&link.instantiation_order), [1, 0]);
     // Each imports the other's tag: whichever goes second leaves the first unsatisfiable.
     let a = lib(r#"(module (@dylink.0 (needed "b"))
             (import "env" "tb" (tag (param i32)))
@@ -386,8 +413,8 @@ fn tags_order_a_cycle_and_mutual_tags_are_an_error() {
             (import "env" "ta" (tag (param i32)))
             (tag (export "tb") (param i32)))"#);
     let items = [("a", a), ("b", b)];
-    let libs = parse(&items);
-    let err = resolve(&libs, &[true, false], &Options::default())
+    let set = parse(&items);
+    let err = run(&set, &[true, false], &Options::default())
         .unwrap_err()
         .to_string();
     assert!(

@@ -1,4 +1,5 @@
 use super::*;
+use wasmparser::Payload;
 
 fn parse(wat: &str) -> Vec<u8> {
     wat::parse_str(wat).unwrap()

@@ -1,5 +1,6 @@
 use super::*;
-use weld_graph::{Options, resolve};
+use weld_graph::{LibId, Link, Options, ResolveError, resolve};
+use weld_module::Library;
 
 fn build(items: &[(&str, &str)], roots: &[bool]) -> (Vec<Vec<u8>>, Vec<String>) {
     let bytes = items
@@ -11,12 +12,27 @@ fn build(items: &[(&str, &str)], roots: &[bool]) -> (Vec<Vec<u8>>, Vec<String>) 
     (bytes, names)
 }
 
-fn libs<'a>(bytes: &'a [Vec<u8>], names: &'a [String]) -> Vec<Library<'a>> {
-    names
-        .iter()
-        .zip(bytes)
-        .map(|(n, b)| Library::parse(n, b).unwrap())
-        .collect()
+fn libs<'a>(bytes: &'a [Vec<u8>], names: &'a [String]) -> LibrarySet<'a> {
+    LibrarySet::new(
+        names
+            .iter()
+            .zip(bytes)
+            .map(|(n, b)| (Library::parse(n, b).unwrap(), false)),
+    )
+}
+
+/// Resolves `set` with `roots` by position.
+fn run<'a>(set: &LibrarySet<'a>, roots: &[bool]) -> Result<Link<'a>, ResolveError> {
+    let roots = set.per_lib(|id, _| roots.get(id.index()).copied().unwrap_or(false));
+    resolve(set, &roots, &Options::default())
+}
+
+fn id(set: &LibrarySet<'_>, position: usize) -> LibId {
+    set.id_at(position).unwrap()
+}
+
+fn with_stack(stack_size: u32) -> SynthOptions {
+    SynthOptions { stack_size }
 }
 
 #[test]
@@ -35,21 +51,15 @@ fn layout_respects_alignment_and_order() {
         &[true, true],
     );
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true, true], &Options::default()).unwrap();
-    let l = layout(
-        &libs,
-        &link,
-        &SynthOptions {
-            stack_size: 96,
-            ..SynthOptions::default()
-        },
-        &[],
-    )
-    .unwrap();
+    let link = run(&libs, &[true, true]).unwrap();
+    let l = layout(&libs, &link, &with_stack(96), &[]).unwrap();
     // Stack [0,96); a at 96 (align 1); b at 64-aligned 128.
-    assert_eq!(l.memory_base, [96, 128]);
+    assert_eq!(
+        l.memory_base.values().copied().collect::<Vec<_>>(),
+        [96, 128]
+    );
     // Slot 0 null; a's 2 slots at 1; b aligned to 4.
-    assert_eq!(l.table_base, [1, 4]);
+    assert_eq!(l.table_base.values().copied().collect::<Vec<_>>(), [1, 4]);
     assert_eq!(l.first_function_slot, 5);
     assert_eq!(l.heap_base, 144);
     assert_eq!(l.heap_end, 65536);
@@ -72,7 +82,7 @@ fn memory_overflow_is_an_error() {
         &[],
     );
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true, true], &Options::default()).unwrap();
+    let link = run(&libs, &[true, true]).unwrap();
     let err = layout(&libs, &link, &SynthOptions::default(), &[]).unwrap_err();
     assert!(err.to_string().contains("memory layout overflow"), "{err}");
 }
@@ -93,7 +103,7 @@ fn one_slot_per_function_shared_by_every_got_func() {
         &[],
     );
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    let link = run(&libs, &[true, false]).unwrap();
     let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
     assert_eq!(out.layout.function_slots.len(), 1);
     assert_eq!(out.layout.table_size, 2);
@@ -101,7 +111,11 @@ fn one_slot_per_function_shared_by_every_got_func() {
     wasmparser::validate(&out.init).unwrap();
     // Both libraries get the same main-module global.
     let got = |l: usize| {
-        let inst = out.instances.iter().find(|i| i.library == l).unwrap();
+        let inst = out
+            .instances
+            .iter()
+            .find(|i| i.library == id(&libs, l))
+            .unwrap();
         out.arg_items(inst, "GOT.func").unwrap()[0].source.clone()
     };
     // The GOT.func argument is shared by both libraries.
@@ -125,7 +139,7 @@ fn cycle_gets_a_shim_and_stubs_module_traps() {
         &[],
     );
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    let link = run(&libs, &[true, false]).unwrap();
     let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
     assert_eq!(out.import_shims.len(), 1);
     assert!(out.stubs.is_some());
@@ -138,17 +152,8 @@ fn cycle_gets_a_shim_and_stubs_module_traps() {
 fn unaligned_stack_size_is_an_error() {
     let (b, n) = build(&[("a", "(module (@dylink.0))")], &[]);
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true], &Options::default()).unwrap();
-    let err = layout(
-        &libs,
-        &link,
-        &SynthOptions {
-            stack_size: 100,
-            ..SynthOptions::default()
-        },
-        &[],
-    )
-    .unwrap_err();
+    let link = run(&libs, &[true]).unwrap();
+    let err = layout(&libs, &link, &with_stack(100), &[]).unwrap_err();
     assert!(err.to_string().contains("not a multiple of 16"), "{err}");
 }
 
@@ -168,11 +173,15 @@ fn function_exported_under_two_names_has_one_slot() {
         &[],
     );
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true, false], &Options::default()).unwrap();
+    let link = run(&libs, &[true, false]).unwrap();
     let out = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap();
     assert_eq!(out.layout.function_slots.len(), 1);
     assert_eq!(out.layout.slot_by_export.len(), 2);
-    let inst = out.instances.iter().find(|i| i.library == 0).unwrap();
+    let inst = out
+        .instances
+        .iter()
+        .find(|i| i.library == id(&libs, 0))
+        .unwrap();
     let got = out.arg_items(inst, "GOT.func").unwrap();
     assert_eq!(got[0].source, got[1].source);
 }
@@ -187,21 +196,11 @@ fn memory_import_maximum_is_respected_or_reported() {
         &[],
     );
     let libs = libs(&b, &n);
-    let link = resolve(&libs, &[true], &Options::default()).unwrap();
+    let link = run(&libs, &[true]).unwrap();
     // The default 1 MiB stack needs 17 pages; the import allows 2.
     let err = synthesize(&libs, &link, &SynthOptions::default(), &[], &[]).unwrap_err();
     assert!(err.to_string().contains("at most 2 pages"), "{err}");
     // A 64 KiB stack fits.
-    let out = synthesize(
-        &libs,
-        &link,
-        &SynthOptions {
-            stack_size: 65536,
-            ..SynthOptions::default()
-        },
-        &[],
-        &[],
-    )
-    .unwrap();
+    let out = synthesize(&libs, &link, &with_stack(65536), &[], &[]).unwrap();
     wasmparser::validate(&out.main).unwrap();
 }

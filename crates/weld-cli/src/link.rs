@@ -1,0 +1,231 @@
+//! `weld link`: reads the inputs, configures the [`Linker`], links while writing the output,
+//! and prints warnings and the report.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use weld_component::{LinkError, Linker};
+
+use crate::input::{self, Input};
+use crate::output::Output;
+
+/// Links WebAssembly dynamic libraries into a component.
+#[derive(Args)]
+pub(crate) struct LinkArgs {
+    /// Libraries to link, as `[NAME=]FILE`. NAME defaults to the file name and must match the
+    /// dylink.0 NEEDED entries of the libraries that depend on it. FILE may be binary or WAT.
+    #[arg(value_name = "[NAME=]MODULE")]
+    libraries: Vec<String>,
+
+    /// Where to write the component.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+
+    /// Stack size in bytes (the stack is placed first in memory).
+    #[arg(long, value_name = "N", default_value_t = weld_component::DEFAULT_STACK_SIZE)]
+    stack_size: u32,
+
+    /// Validate the output component.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    validate: bool,
+
+    /// Same as `--validate=false` (accepted for wasm-tools compatibility).
+    #[arg(long, hide = true)]
+    skip_validation: bool,
+
+    /// When to use colour in messages (weld's messages are plain text, so every choice gives the
+    /// same output; accepted for wasm-tools compatibility).
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never", "always-ansi"])]
+    color: String,
+
+    /// Replace unresolved function imports with functions that trap when called.
+    #[arg(long)]
+    stub_missing_functions: bool,
+
+    /// What a symbol defined strongly by several libraries is: a warning (the first definition
+    /// in input order is used) or an error.
+    #[arg(long, value_name = "warn|error", default_value = "warn")]
+    duplicate_symbols: DuplicatePolicy,
+
+    /// A library that can be opened with `dlopen(NAME)`, as `[NAME=]MODULE` (repeatable). Its
+    /// function and data symbols go into the dlopen table; it is kept even if unused.
+    #[arg(long = "dl-openable", value_name = "[NAME=]MODULE")]
+    dl_openable: Vec<String>,
+
+    /// Link weld's built-in libdl.so (dlopen, dlsym, dlclose, dlerror over the dlopen table).
+    #[arg(long)]
+    use_built_in_libdl: bool,
+
+    /// An adapter module, as `[NAME=]MODULE` (NAME defaults to the file name up to its first
+    /// `.`, e.g. `wasi_snapshot_preview1`). Library imports from module NAME go to the adapter.
+    #[arg(long = "adapt", value_name = "[NAME=]MODULE")]
+    adapters: Vec<String>,
+
+    /// Adapters allocate with `memory.grow` instead of importing `cabi_realloc`.
+    #[arg(long)]
+    realloc_via_memory_grow: bool,
+
+    /// Merge semver-compatible interface imports.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    merge_imports_based_on_semver: bool,
+
+    /// Reject core names from before the component model's standard name mangling.
+    #[arg(long)]
+    reject_legacy_names: bool,
+
+    /// Emit canonical (`@0.2`-style) interface names.
+    #[arg(long)]
+    emit_canonical_names: bool,
+
+    /// Add name sections to the output.
+    #[arg(long, value_name = "BOOL", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    debug_names: bool,
+
+    /// Make indirect-call shims use `return_call_ref` (tail calls and typed function references).
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    return_call_ref: bool,
+
+    /// Write the component in the WebAssembly text format.
+    #[arg(short = 't', long)]
+    wat: bool,
+
+    /// Explain the link: libraries kept or pruned and why, shims, duplicates, layout.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DuplicatePolicy {
+    Warn,
+    Error,
+}
+
+/// An input library: its name, its file and its bytes.
+struct Library {
+    name: String,
+    path: PathBuf,
+    bytes: Input,
+    dl_openable: bool,
+}
+
+/// An adapter: its name and bytes.
+type Adapter = (String, Vec<u8>);
+
+/// Runs `weld link`.
+pub(crate) fn run(args: LinkArgs) -> Result<()> {
+    if args.libraries.is_empty() && args.dl_openable.is_empty() {
+        bail!(
+            "no libraries to link: give at least one `[NAME=]MODULE` or `--dl-openable [NAME=]MODULE`"
+        );
+    }
+    // All inputs are read first: the linker borrows them.
+    let (libraries, adapters) = read_inputs(&args)?;
+    let linker = configure(&args, &libraries, adapters);
+    // The output is written while the last of validation runs, to a temporary file that is
+    // renamed into place only once the link has succeeded.
+    let mut output = Output::new(&args.output, args.wat);
+    let linked = match output.link(&linker) {
+        Ok(l) => l,
+        Err(LinkError::Parse(errors)) => bail!(parse_errors(&libraries, &errors)),
+        Err(e) => return Err(e.into()),
+    };
+    for w in &linked.report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.verbose {
+        for line in linked.report.lines() {
+            eprintln!("weld: {line}");
+        }
+    }
+    output.finish(&linked.component)
+}
+
+/// Reads every library and adapter; all read errors at once.
+fn read_inputs(args: &LinkArgs) -> Result<(Vec<Library>, Vec<Adapter>)> {
+    let mut errors = Vec::new();
+    let mut libraries = Vec::new();
+    let specs = args
+        .libraries
+        .iter()
+        .map(|s| (s, false))
+        .chain(args.dl_openable.iter().map(|s| (s, true)));
+    for (spec, dl_openable) in specs {
+        let (name, path) = input::spec(spec, str::to_string);
+        match input::read_module(&path) {
+            Ok(bytes) => libraries.push(Library {
+                name,
+                path,
+                bytes,
+                dl_openable,
+            }),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    let mut adapters = Vec::new();
+    for spec in &args.adapters {
+        // An adapter's name defaults to its file name up to the first `.`.
+        let (name, path) = input::spec(spec, |file| {
+            file.split('.').next().unwrap_or(file).to_string()
+        });
+        match input::read_module(&path) {
+            Ok(bytes) => adapters.push((name, bytes.to_vec())),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\nerror: "));
+    }
+    Ok((libraries, adapters))
+}
+
+/// The linker for `args`, borrowing the libraries' bytes.
+fn configure<'a>(args: &LinkArgs, libraries: &'a [Library], adapters: Vec<Adapter>) -> Linker<'a> {
+    let mut linker = Linker::default();
+    for lib in libraries {
+        if lib.dl_openable {
+            linker.dl_openable(lib.name.clone(), &lib.bytes[..]);
+        } else {
+            linker.library(lib.name.clone(), &lib.bytes[..]);
+        }
+    }
+    for (name, bytes) in adapters {
+        linker.adapter(name, bytes);
+    }
+    {
+        let o = linker.options_mut();
+        o.realloc_via_memory_grow = args.realloc_via_memory_grow;
+        o.merge_imports_based_on_semver = Some(args.merge_imports_based_on_semver);
+        o.reject_legacy_names = args.reject_legacy_names;
+        o.emit_canonical_names = args.emit_canonical_names;
+        o.debug_names = args.debug_names;
+        o.return_call_ref = args.return_call_ref;
+    }
+    linker
+        .stack_size(args.stack_size)
+        .validate(args.validate && !args.skip_validation)
+        .stub_missing_functions(args.stub_missing_functions)
+        .use_built_in_libdl(args.use_built_in_libdl)
+        .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));
+    linker
+}
+
+/// Parse errors, each naming the file as well as the library.
+fn parse_errors(libraries: &[Library], errors: &[weld_component::ParseError]) -> String {
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let at = match e.offset {
+                Some(o) => format!("at byte offset {o:#x}: {}", e.message),
+                None => e.message.clone(),
+            };
+            match libraries.iter().find(|l| l.name == e.library) {
+                Some(l) if l.path.as_os_str() != e.library.as_str() => {
+                    format!("`{}` (library `{}`): {at}", l.path.display(), e.library)
+                }
+                _ => format!("`{}`: {at}", e.library),
+            }
+        })
+        .collect();
+    format!("malformed input:\n  {}", lines.join("\n  "))
+}

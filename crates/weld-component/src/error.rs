@@ -1,0 +1,244 @@
+//! Why a link failed: [`LinkError`], one variant per stage, each listing every problem found at
+//! that stage, with the lower crates' typed errors inside.
+
+use std::fmt;
+
+use weld_graph::ResolveError;
+use weld_module::ParseError;
+use weld_synth::SynthError;
+
+/// Why a link failed. Every variant lists all the problems found at that stage.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// Some inputs could not be parsed.
+    Parse(Vec<ParseError>),
+    /// A library's `component-type` section could not be decoded, or worlds could not be merged.
+    World(Vec<WorldError>),
+    /// Symbol resolution or ordering failed.
+    Resolve(ResolveError),
+    /// Layout or glue synthesis failed.
+    Synth(SynthError),
+    /// The component encoder rejected the main module or an adapter.
+    Encode(EncodeError),
+    /// Kept input libraries are not valid WebAssembly (their code is checked while linking,
+    /// unless validation is off).
+    InvalidInput(Vec<InvalidInput>),
+    /// The component would exceed a limit of the component model's binary format.
+    Limit(LimitError),
+    /// The output did not validate, though every input does: a weld bug.
+    Invalid(InvalidOutput),
+}
+
+/// A problem with a library's WIT world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorldError {
+    /// The library.
+    pub library: String,
+    /// What went wrong.
+    pub kind: WorldErrorKind,
+    /// wit-component's explanation.
+    pub detail: String,
+}
+
+/// The kinds of [`WorldError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorldErrorKind {
+    /// A `component-type` section does not decode.
+    Decode,
+    /// The world cannot be merged with the earlier libraries' worlds.
+    Merge,
+    /// An interface is used with another string encoding than in an earlier library.
+    StringEncoding,
+}
+
+/// The component encoder's refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EncodeError {
+    /// What was refused.
+    pub kind: EncodeErrorKind,
+    /// The encoder's message.
+    pub message: String,
+    /// Which libraries the names in the message come from.
+    pub notes: Vec<String>,
+}
+
+/// The kinds of [`EncodeError`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EncodeErrorKind {
+    /// The main module (which carries the merged world) was refused.
+    Component,
+    /// An adapter module was refused.
+    Adapter {
+        /// The adapter's name.
+        name: String,
+    },
+    /// The encoder's output is not what weld expects (a weld bug).
+    Internal,
+}
+
+/// A kept library whose code does not validate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidInput {
+    /// The library.
+    pub library: String,
+    /// Byte offset in the library of its first error.
+    pub offset: u64,
+    /// The validator's message.
+    pub message: String,
+}
+
+/// The component would hold more than the binary format allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimitError {
+    /// Core modules the component would hold.
+    pub modules: usize,
+    /// Most core modules a component may hold.
+    pub max_modules: usize,
+    /// Core instances it would hold.
+    pub instances: usize,
+    /// Most instances a component may hold.
+    pub max_instances: usize,
+    /// Libraries being linked.
+    pub libraries: usize,
+}
+
+/// The output's first validation error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidOutput {
+    /// Byte offset in the output.
+    pub offset: u64,
+    /// The validator's message.
+    pub message: String,
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::Parse(errors) => {
+                if let [only] = errors.as_slice() {
+                    return write!(f, "malformed input: {only}");
+                }
+                write!(f, "{} inputs are malformed:", errors.len())?;
+                for e in errors {
+                    write!(f, "\n  - {e}")?;
+                }
+                Ok(())
+            }
+            LinkError::World(errors) => write_lines(f, errors),
+            LinkError::Resolve(e) => write!(f, "{e}"),
+            LinkError::Synth(e) => write!(f, "{e}"),
+            LinkError::Encode(e) => write!(f, "{e}"),
+            LinkError::Limit(e) => write!(f, "{e}"),
+            LinkError::InvalidInput(errors) => write_lines(f, errors),
+            LinkError::Invalid(e) => write!(
+                f,
+                "the linked component does not validate (this is a weld bug; please report it with the inputs): {e}"
+            ),
+        }
+    }
+}
+
+/// Each item on a line of its own.
+fn write_lines<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str("\n")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
+impl std::error::Error for LinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LinkError::Resolve(e) => Some(e),
+            LinkError::Synth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for WorldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (library, detail) = (&self.library, &self.detail);
+        match self.kind {
+            WorldErrorKind::Decode => write!(
+                f,
+                "library `{library}`: its component-type section does not decode: {detail}"
+            ),
+            WorldErrorKind::Merge => write!(
+                f,
+                "library `{library}`: its WIT world cannot be merged with the earlier libraries' worlds: {detail}"
+            ),
+            WorldErrorKind::StringEncoding => write!(
+                f,
+                "library `{library}` uses a different string encoding for an interface than an earlier library ({detail}); weld links all libraries through one main module, so mixed string encodings for the same interface are not supported yet"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            EncodeErrorKind::Adapter { name } => write!(
+                f,
+                "component encoding failed: adapter `{name}` cannot be used: {}",
+                self.message
+            )?,
+            EncodeErrorKind::Component | EncodeErrorKind::Internal => {
+                write!(f, "component encoding failed: {}", self.message)?
+            }
+        }
+        for note in &self.notes {
+            write!(f, "\nnote: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "library `{}` is not a valid WebAssembly module: at byte offset {:#x}: {}",
+            self.library, self.offset, self.message
+        )
+    }
+}
+
+impl fmt::Display for LimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the component would hold {} core modules (at most {}) and {} core instances (at most {}) for {} libraries; a component cannot hold more, so link fewer libraries (unused ones are pruned automatically)",
+            self.modules, self.max_modules, self.instances, self.max_instances, self.libraries
+        )
+    }
+}
+
+impl fmt::Display for InvalidOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at offset 0x{:x})", self.message, self.offset)
+    }
+}
+
+impl EncodeError {
+    /// A weld bug: the encoder's output is not as expected.
+    pub(crate) fn internal(message: impl Into<String>) -> LinkError {
+        LinkError::Encode(EncodeError {
+            kind: EncodeErrorKind::Internal,
+            message: message.into(),
+            notes: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,197 @@
+//! The link, as its stages: parse, decode worlds, resolve, merge worlds and choose export
+//! implementers, synthesize, encode and append, validate, report. The inputs' code is validated
+//! on background threads from the start (see [`crate::validate`]).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use weld_graph::{LibrarySet, Link, Options as GraphOptions, PerLib};
+use weld_module::Library;
+use weld_synth::{SynthOptions, Synthesized};
+use wit_component::metadata::Bindgen;
+
+use crate::validate::{self, InputValidation};
+use crate::{
+    InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, append, encode, report, world,
+};
+
+/// One input library.
+#[derive(Clone, Debug)]
+pub(crate) struct Input<'a> {
+    pub(crate) name: String,
+    pub(crate) bytes: Cow<'a, [u8]>,
+    pub(crate) dl_openable: bool,
+}
+
+/// What [`crate::Linker::encode_with`] runs on the assembled bytes.
+pub(crate) type Early<'e> = Box<dyn FnOnce(&[u8]) + Send + 'e>;
+
+/// Links `inputs` (plus the built-in libdl when asked for).
+pub(crate) fn link(
+    inputs: &[Input<'_>],
+    options: &LinkOptions,
+    early: Option<Early<'_>>,
+) -> Result<Linked, LinkError> {
+    let libdl = options
+        .use_built_in_libdl
+        .then(weld_synth::libdl::libdl_module);
+    let all: Vec<(&str, &[u8], bool)> = inputs
+        .iter()
+        .map(|i| (i.name.as_str(), i.bytes.as_ref(), i.dl_openable))
+        .chain(
+            libdl
+                .as_deref()
+                .map(|b| (weld_synth::libdl::LIBDL_NAME, b, false)),
+        )
+        .collect();
+    // Checking the libraries' code is most of validation's cost; it starts at once, on other
+    // threads, and overlaps with everything else.
+    let queue = validate::Queue::new(all.len());
+    std::thread::scope(|scope| {
+        let background = options.validate.then(|| {
+            InputValidation::start(scope, &queue, all.iter().map(|(_, b, _)| *b).collect())
+        });
+        link_in_scope(&all, options, early, background)
+    })
+}
+
+/// The link proper, with the inputs' validation (if any) under way.
+fn link_in_scope(
+    all: &[(&str, &[u8], bool)],
+    options: &LinkOptions,
+    early: Option<Early<'_>>,
+    background: Option<InputValidation<'_, '_>>,
+) -> Result<Linked, LinkError> {
+    let set = parse(all)?;
+    let worlds = world::decode(&set)?;
+    let link = resolve(&set, &worlds, options)?;
+    if let Some(v) = &background {
+        v.prune(|i| set.id_at(i).is_some_and(|id| link.is_kept(id)));
+    }
+    let assembled = assemble(&set, &link, worlds, options);
+    let (input_errors, structure) = finish_validation(&assembled, early, background, options);
+    let bad: Vec<InvalidInput> = input_errors
+        .into_iter()
+        .filter_map(|(i, e)| {
+            let id = set.id_at(i)?;
+            link.is_kept(id).then(|| InvalidInput {
+                library: set.name(id).to_string(),
+                offset: e.offset(),
+                message: e.message().to_string(),
+            })
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(LinkError::InvalidInput(bad));
+    }
+    let Assembled {
+        component, synth, ..
+    } = assembled?;
+    if let Err(e) = structure {
+        return Err(LinkError::Invalid(InvalidOutput {
+            offset: e.offset(),
+            message: e.message().to_string(),
+        }));
+    }
+    let report = report::make(&set, &link, &synth);
+    Ok(Linked { component, report })
+}
+
+/// Stage 1: every input parsed; all parse errors at once.
+fn parse<'a>(all: &[(&'a str, &'a [u8], bool)]) -> Result<LibrarySet<'a>, LinkError> {
+    let mut libs: Vec<(Library<'a>, bool)> = Vec::with_capacity(all.len());
+    let mut errors = Vec::new();
+    for &(name, bytes, dl_openable) in all {
+        match Library::parse(name, bytes) {
+            Ok(lib) => libs.push((lib, dl_openable)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(LibrarySet::new(libs))
+    } else {
+        Err(LinkError::Parse(errors))
+    }
+}
+
+/// Stage 3: resolution, with the libraries that have component exports as roots.
+fn resolve<'a>(
+    set: &LibrarySet<'a>,
+    worlds: &PerLib<Option<Bindgen>>,
+    options: &LinkOptions,
+) -> Result<Link<'a>, LinkError> {
+    let mut graph_options = GraphOptions::default();
+    graph_options.stub_missing_functions = options.stub_missing_functions;
+    graph_options.duplicate_symbols_are_errors = options.duplicate_symbols_are_errors;
+    weld_graph::resolve(set, &world::with_exports(worlds), &graph_options)
+        .map_err(LinkError::Resolve)
+}
+
+/// The output of [`assemble`].
+struct Assembled {
+    component: Vec<u8>,
+    /// Byte ranges of `component` whose function bodies are validated already: the encoder's
+    /// output and each library.
+    checked: Vec<Range<usize>>,
+    /// The synthesized modules, for the report.
+    synth: Synthesized,
+}
+
+/// Stages 4–6: the merged world and who implements each export, the synthesized modules, and
+/// the component (the main module encoded, the rest appended).
+fn assemble(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    worlds: PerLib<Option<Bindgen>>,
+    options: &LinkOptions,
+) -> Result<Assembled, LinkError> {
+    let merged = world::merge(set, link, worlds)?;
+    let export_shims = world::export_shims(set, link, merged.as_ref());
+    // In instantiation order, as the reference merges worlds (this orders the world's items).
+    let custom: Vec<_> = link
+        .instantiation_order
+        .iter()
+        .flat_map(|&i| set[i].component_types.iter().copied())
+        .collect();
+    let mut synth_options = SynthOptions::default();
+    synth_options.stack_size = options.stack_size;
+    let synth = weld_synth::synthesize(set, link, &synth_options, &export_shims, &custom)
+        .map_err(LinkError::Synth)?;
+    let c0 = encode::main_component(set, link, &synth.main, options)?;
+    let appended = append::libraries(c0, set, &synth)?;
+    Ok(Assembled {
+        component: appended.component,
+        checked: appended.checked,
+        synth,
+    })
+}
+
+/// Stage 7: once the component exists, hands it out, checks its structure (every input's
+/// bodies, and the encoder's output, are checked elsewhere), then helps with the inputs'
+/// bodies. Returns the inputs' errors (by input position) and the structure's verdict.
+fn finish_validation(
+    assembled: &Result<Assembled, LinkError>,
+    early: Option<Early<'_>>,
+    background: Option<InputValidation<'_, '_>>,
+    options: &LinkOptions,
+) -> (
+    Vec<(usize, wasmparser::BinaryReaderError)>,
+    Result<(), wasmparser::BinaryReaderError>,
+) {
+    std::thread::scope(|inner| {
+        let mut structure = Ok(());
+        if let Ok(Assembled {
+            component, checked, ..
+        }) = assembled
+        {
+            if let Some(early) = early {
+                inner.spawn(move || early(component));
+            }
+            if options.validate {
+                structure = validate::validate_skipping(component, checked);
+            }
+        }
+        let errors = background.map(|b| b.finish()).unwrap_or_default();
+        (errors, structure)
+    })
+}

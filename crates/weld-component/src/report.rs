@@ -1,0 +1,470 @@
+//! What the linker decided, as typed rows: [`Report`], built from the resolution and synthesis
+//! once the component exists, formatted by [`Report::lines`] for `weld link -v`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use weld_graph::{Binding, KeepReason, LibrarySet, Link, RootReason};
+use weld_module::{FuncSig, WarningKind, abi};
+use weld_synth::Synthesized;
+
+/// What the linker decided, for `-v` output and tooling.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Report {
+    /// Every input library, in input order.
+    pub libraries: Vec<LibraryRow>,
+    /// Kept libraries in instantiation order.
+    pub instantiation_order: Vec<String>,
+    /// Kept libraries in initialization order.
+    pub init_order: Vec<String>,
+    /// Dependency cycles (library names, in instantiation order).
+    pub cycles: Vec<Vec<String>>,
+    /// Every symbol kept libraries are bound to, by name.
+    pub symbols: Vec<SymbolRow>,
+    /// Imports routed through a `call_indirect` shim.
+    pub import_shims: Vec<ShimRow>,
+    /// Component exports and the libraries implementing them.
+    pub exports: Vec<ExportRow>,
+    /// Symbols strongly defined by several libraries.
+    pub duplicates: Vec<DuplicateRow>,
+    /// Functions replaced by trapping stubs.
+    pub stubs: Vec<StubRow>,
+    /// Memory and table figures.
+    pub layout: LayoutRow,
+    /// Non-fatal warnings (library oddities, duplicates).
+    pub warnings: Vec<ReportWarning>,
+}
+
+/// One input library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct LibraryRow {
+    /// Its name.
+    pub name: String,
+    /// Why it was kept, or `None` when it was pruned.
+    pub kept: Option<Kept>,
+    /// Its `__memory_base` and `__table_base`, when kept.
+    pub bases: Option<(u32, u32)>,
+    /// Whether it has a start function (it runs when the library is instantiated, before
+    /// relocations and constructors).
+    pub has_start_function: bool,
+}
+
+/// Why a library was kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Kept {
+    /// A root of pruning.
+    Root(
+        #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impl::root_reason"))]
+        RootReason,
+    ),
+    /// Referred to by this kept library (the first found).
+    ReferencedBy(String),
+}
+
+/// How a library reaches a symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum Via {
+    /// An `env` import: a call (function) or a tag.
+    Env,
+    /// A `GOT.mem` import: the address of a data symbol.
+    GotMem,
+    /// A `GOT.func` import: the table slot of a function.
+    GotFunc,
+}
+
+/// What a bound symbol is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum SymbolKind {
+    /// A function.
+    Function,
+    /// A data symbol.
+    Data,
+    /// An exception tag.
+    Tag,
+}
+
+/// A symbol kept libraries are bound to, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct SymbolRow {
+    /// The symbol's name.
+    pub name: String,
+    /// What it is.
+    pub kind: SymbolKind,
+    /// How the importers reach it.
+    pub via: Via,
+    /// The library defining it, or `None` for a stub (or a weak `GOT` entry bound to 0).
+    pub provider: Option<String>,
+    /// The kept libraries importing it this way, in input order.
+    pub importers: Vec<String>,
+    /// Whether some importer calls it through a shim.
+    pub shim: bool,
+}
+
+/// An import routed through a `call_indirect` shim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ShimRow {
+    /// The function's name.
+    pub symbol: String,
+    /// The library defining it.
+    pub exporter: String,
+    /// The table slot the shim calls through.
+    pub slot: u32,
+}
+
+/// A component export's core function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ExportRow {
+    /// The core export name.
+    pub name: String,
+    /// The library implementing it.
+    pub library: String,
+}
+
+/// A symbol strongly defined by several libraries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct DuplicateRow {
+    /// The symbol.
+    pub symbol: String,
+    /// The library whose definition is used.
+    pub winner: String,
+    /// The other libraries defining it.
+    pub losers: Vec<String>,
+}
+
+/// A trapping stub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct StubRow {
+    /// The function's name.
+    pub name: String,
+    /// Its signature.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impl::display"))]
+    pub signature: FuncSig,
+}
+
+/// Memory and table figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct LayoutRow {
+    /// Bytes of stack (`[0, stack_size)`).
+    pub stack_size: u32,
+    /// `__heap_base`: the first byte after all libraries' data.
+    pub heap_base: u32,
+    /// End of the initial heap (page-aligned).
+    pub heap_end: u32,
+    /// Initial memory size in pages.
+    pub memory_pages: u32,
+    /// Table size.
+    pub table_size: u32,
+    /// The first table slot after the libraries' own table regions.
+    pub first_function_slot: u32,
+}
+
+/// A warning about the link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum ReportWarning {
+    /// Something odd about one library (see [`weld_module::Warning`]).
+    Library {
+        /// The library.
+        library: String,
+        /// Where, if known.
+        offset: Option<u64>,
+        /// What kind of oddity.
+        #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impl::warning_kind"))]
+        kind: WarningKind,
+        /// What is odd.
+        message: String,
+    },
+    /// A symbol defined strongly by several libraries; the first in input order is used.
+    Duplicate(DuplicateRow),
+}
+
+impl fmt::Display for ReportWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportWarning::Library {
+                library,
+                offset: Some(o),
+                message,
+                ..
+            } => write!(f, "{library}: at byte offset {o:#x}: {message}"),
+            ReportWarning::Library {
+                library, message, ..
+            } => write!(f, "{library}: {message}"),
+            ReportWarning::Duplicate(d) => write!(
+                f,
+                "symbol `{}` is defined by {} and also by {}; using the definition in {} (first in input order)",
+                d.symbol,
+                d.winner,
+                d.losers.join(", "),
+                d.winner
+            ),
+        }
+    }
+}
+
+impl Report {
+    /// The report as human-readable lines.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for lib in &self.libraries {
+            out.push(match &lib.kept {
+                Some(Kept::Root(_)) => format!(
+                    "keep  {}: root (component exports, `_start`, or dl-openable)",
+                    lib.name
+                ),
+                Some(Kept::ReferencedBy(by)) => format!("keep  {}: referenced by {by}", lib.name),
+                None => format!(
+                    "prune {}: no component export, no `_start`, and no kept library refers to it",
+                    lib.name
+                ),
+            });
+        }
+        out.push(format!(
+            "instantiation order: {}",
+            self.instantiation_order.join(", ")
+        ));
+        out.push(format!(
+            "initialization order (NEEDED dependencies first): {}",
+            self.init_order.join(", ")
+        ));
+        for c in &self.cycles {
+            out.push(match c.as_slice() {
+                [one] => {
+                    format!("self-reference: {one} calls its own exports through `env` (via shims)")
+                }
+                _ => format!("dependency cycle: {}", c.join(" <-> ")),
+            });
+        }
+        for lib in &self.libraries {
+            if lib.has_start_function && lib.kept.is_some() {
+                out.push(format!(
+                    "start {}: has a start function, which runs when it is instantiated (before relocations and constructors)",
+                    lib.name
+                ));
+            }
+        }
+        for s in &self.import_shims {
+            out.push(format!(
+                "shim  `{}` from {} (not instantiated before a library calling it) via table slot {}",
+                s.symbol, s.exporter, s.slot
+            ));
+        }
+        for e in &self.exports {
+            out.push(format!("export `{}` from {}", e.name, e.library));
+        }
+        for s in &self.stubs {
+            out.push(format!(
+                "stub  `{}` traps when called (weak or --stub-missing-functions)",
+                s.name
+            ));
+        }
+        let bases: HashMap<&str, (u32, u32)> = self
+            .libraries
+            .iter()
+            .filter_map(|l| Some((l.name.as_str(), l.bases?)))
+            .collect();
+        for name in &self.instantiation_order {
+            if let Some((mem, table)) = bases.get(name.as_str()) {
+                out.push(format!(
+                    "layout {name}: __memory_base {mem:#x}, __table_base {table}"
+                ));
+            }
+        }
+        out.push(format!(
+            "layout heap: __heap_base {:#x}, __heap_end {:#x}, table size {}",
+            self.layout.heap_base, self.layout.heap_end, self.layout.table_size
+        ));
+        out
+    }
+}
+
+/// Builds the report of a successful link.
+pub(crate) fn make(set: &LibrarySet<'_>, link: &Link<'_>, synth: &Synthesized) -> Report {
+    let name = |id| set.name(id).to_string();
+    let layout = &synth.layout;
+    let libraries = set
+        .iter()
+        .map(|(id, lib)| LibraryRow {
+            name: lib.name.to_string(),
+            kept: link.kept[id].map(|k| match k {
+                KeepReason::Root(r) => Kept::Root(r),
+                KeepReason::ReferencedBy(by) => Kept::ReferencedBy(name(by)),
+            }),
+            bases: link
+                .is_kept(id)
+                .then(|| (layout.memory_base[id], layout.table_base[id])),
+            has_start_function: lib.has_start_section,
+        })
+        .collect();
+    let duplicates: Vec<DuplicateRow> = link
+        .duplicates
+        .iter()
+        .map(|d| DuplicateRow {
+            symbol: d.name.to_string(),
+            winner: name(d.winner),
+            losers: d.losers.iter().map(|&l| name(l)).collect(),
+        })
+        .collect();
+    let mut warnings: Vec<ReportWarning> = set
+        .iter()
+        .flat_map(|(_, lib)| {
+            lib.warnings.iter().map(|w| ReportWarning::Library {
+                library: lib.name.to_string(),
+                offset: w.offset,
+                kind: w.kind,
+                message: w.message.clone(),
+            })
+        })
+        .collect();
+    warnings.extend(duplicates.iter().cloned().map(ReportWarning::Duplicate));
+    let names = |ids: &[weld_graph::LibId]| ids.iter().map(|&i| name(i)).collect();
+    Report {
+        libraries,
+        instantiation_order: names(&link.instantiation_order),
+        init_order: names(&link.init_order),
+        cycles: link.cycles.iter().map(|c| names(c)).collect(),
+        symbols: symbols(set, link),
+        import_shims: synth
+            .import_shims
+            .iter()
+            .map(|s| ShimRow {
+                symbol: set.export(s.target).name.to_string(),
+                exporter: name(s.target.library()),
+                slot: s.slot,
+            })
+            .collect(),
+        exports: synth
+            .export_shims
+            .iter()
+            .map(|s| ExportRow {
+                name: s.export_name.clone(),
+                library: name(s.target.library()),
+            })
+            .collect(),
+        duplicates,
+        stubs: link
+            .stubs
+            .iter()
+            .map(|s| StubRow {
+                name: s.name.to_string(),
+                signature: s.sig.clone(),
+            })
+            .collect(),
+        layout: LayoutRow {
+            stack_size: layout.stack_size,
+            heap_base: layout.heap_base,
+            heap_end: layout.heap_end,
+            memory_pages: layout.memory_pages,
+            table_size: layout.table_size,
+            first_function_slot: layout.first_function_slot,
+        },
+        warnings,
+    }
+}
+
+/// Every symbol kept libraries are bound to, sorted by name, then by how it is reached.
+fn symbols(set: &LibrarySet<'_>, link: &Link<'_>) -> Vec<SymbolRow> {
+    let mut rows: BTreeMap<(&str, Via, Option<&str>), SymbolRow> = BTreeMap::new();
+    // Importers in input order.
+    for importer in set.ids().filter(|&id| link.is_kept(id)) {
+        let imports = &set[importer].imports;
+        for (import, binding) in imports.iter().zip(&link.bindings[importer]) {
+            let (kind, via, provider, shim) = match *binding {
+                Binding::Function { target, shim } => {
+                    (SymbolKind::Function, Via::Env, Some(target.library()), shim)
+                }
+                Binding::Stub(_) => (SymbolKind::Function, Via::Env, None, false),
+                Binding::Tag(target) => (SymbolKind::Tag, Via::Env, Some(target.library()), false),
+                Binding::Data(target) => {
+                    (SymbolKind::Data, Via::GotMem, Some(target.library()), false)
+                }
+                Binding::FunctionAddress(target) => (
+                    SymbolKind::Function,
+                    Via::GotFunc,
+                    Some(target.library()),
+                    false,
+                ),
+                Binding::StubAddress(_) => (SymbolKind::Function, Via::GotFunc, None, false),
+                Binding::Null if import.module == abi::GOT_MEM => {
+                    (SymbolKind::Data, Via::GotMem, None, false)
+                }
+                Binding::Null if import.module == abi::GOT_FUNC => {
+                    (SymbolKind::Function, Via::GotFunc, None, false)
+                }
+                _ => continue,
+            };
+            let provider = provider.map(|p| set.name(p));
+            let row = rows
+                .entry((import.name, via, provider))
+                .or_insert_with(|| SymbolRow {
+                    name: import.name.to_string(),
+                    kind,
+                    via,
+                    provider: provider.map(str::to_string),
+                    importers: Vec::new(),
+                    shim: false,
+                });
+            row.importers.push(set.name(importer).to_string());
+            row.shim |= shim;
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// How the types of the lower crates in the report are serialized.
+#[cfg(feature = "serde")]
+mod serde_impl {
+    use std::fmt::Display;
+
+    use serde::Serializer;
+    use weld_graph::RootReason;
+    use weld_module::WarningKind;
+
+    pub(super) fn root_reason<S: Serializer>(r: &RootReason, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match r {
+            RootReason::ComponentExports => "component_exports",
+            RootReason::DlOpenable => "dl_openable",
+            RootReason::Start => "start",
+        })
+    }
+
+    pub(super) fn warning_kind<S: Serializer>(k: &WarningKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match k {
+            WarningKind::SecondDylink => "second_dylink",
+            WarningKind::DylinkNotFirst => "dylink_not_first",
+            WarningKind::UnknownDylinkSubsection(_) => "unknown_dylink_subsection",
+            _ => "other",
+        })
+    }
+
+    pub(super) fn display<S: Serializer>(v: &impl Display, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+}
