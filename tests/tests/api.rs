@@ -1,0 +1,183 @@
+//! weld-component as a crate user sees it: typed errors to match on and typed report rows, for
+//! the problems a link most often has.
+
+use weld_component::weld_graph::{Candidate, Expected, Problem};
+use weld_component::weld_module::{EntityType, FuncSig, ValType};
+use weld_component::{
+    DuplicateRow, Kept, LinkError, Linked, Linker, ReportWarning, RootReason, SymbolKind,
+    SymbolRow, Via,
+};
+
+/// A library named by `dylink` (the `@dylink.0` annotation's contents) with `body` inside a
+/// module that has the ABI imports.
+fn lib(dylink: &str, body: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module (@dylink.0 {dylink})
+            (import "env" "memory" (memory 0))
+            (import "env" "__memory_base" (global i32))
+            {body})"#
+    ))
+    .unwrap()
+}
+
+/// The program: exports `_start` (so it is a root) and calls `answer`.
+fn app(needed: &str) -> Vec<u8> {
+    lib(
+        needed,
+        r#"(import "env" "answer" (func $answer (result i32)))
+           (func (export "_start") (drop (call $answer)))"#,
+    )
+}
+
+fn link(libs: &[(&str, Vec<u8>)], duplicates_are_errors: bool) -> Result<Linked, LinkError> {
+    let mut linker = Linker::default();
+    for (name, bytes) in libs {
+        linker.library(*name, bytes.clone());
+    }
+    linker.duplicate_symbols_are_errors(duplicates_are_errors);
+    linker.encode()
+}
+
+/// The resolution problems of a link that must fail at resolution.
+fn problems(libs: &[(&str, Vec<u8>)], duplicates_are_errors: bool) -> Vec<Problem> {
+    match link(libs, duplicates_are_errors) {
+        Err(LinkError::Resolve(e)) => e.problems,
+        other => panic!("expected a resolution error, got {other:?}"),
+    }
+}
+
+const ANSWER: &str = r#"(func (export "answer") (result i32) (i32.const 42))"#;
+
+#[test]
+fn a_missing_library_is_a_typed_problem() {
+    let problems = problems(&[("libapp.so", app(r#"(needed "libbase.so")"#))], false);
+    let Some(Problem::MissingNeeded {
+        library, needed, ..
+    }) = problems.first()
+    else {
+        panic!("{problems:?}")
+    };
+    assert_eq!(
+        (library.as_str(), needed.as_str()),
+        ("libapp.so", "libbase.so")
+    );
+    // Its knock-on effect, the import it would have provided, is reported too.
+    assert!(
+        problems.iter().any(|p| matches!(p,
+            Problem::Unresolved { name, expected: Expected::Entity(EntityType::Func(_)), .. }
+                if name == "answer")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_type_mismatch_names_every_definition_with_its_type() {
+    let base = lib(
+        "",
+        r#"(func (export "answer") (result i64) (i64.const 42))"#,
+    );
+    let problems = problems(&[("libapp.so", app("")), ("libbase.so", base)], false);
+    assert_eq!(
+        problems,
+        [Problem::TypeMismatch {
+            library: "libapp.so".into(),
+            module: "env".into(),
+            name: "answer".into(),
+            expected: Expected::Entity(EntityType::Func(FuncSig::new([], [ValType::I32]))),
+            candidates: vec![Candidate {
+                library: "libbase.so".into(),
+                ty: EntityType::Func(FuncSig::new([], [ValType::I64])),
+            }],
+        }]
+    );
+}
+
+#[test]
+fn an_unresolved_import_is_a_typed_problem() {
+    let problems = problems(&[("libapp.so", app(""))], false);
+    assert_eq!(
+        problems,
+        [Problem::Unresolved {
+            library: "libapp.so".into(),
+            module: "env".into(),
+            name: "answer".into(),
+            expected: Expected::Entity(EntityType::Func(FuncSig::new([], [ValType::I32]))),
+        }]
+    );
+}
+
+#[test]
+fn a_duplicate_definition_is_a_report_row_or_a_problem() {
+    let libs = [
+        ("libapp.so", app("")),
+        ("liba.so", lib("", ANSWER)),
+        ("libb.so", lib("", ANSWER)),
+    ];
+    let report = link(&libs, false).unwrap().report;
+    let [
+        DuplicateRow {
+            symbol,
+            winner,
+            losers,
+            ..
+        },
+    ] = report.duplicates.as_slice()
+    else {
+        panic!("{:?}", report.duplicates)
+    };
+    assert_eq!((symbol.as_str(), winner.as_str()), ("answer", "liba.so"));
+    assert_eq!(losers, &["libb.so"]);
+    assert!(
+        matches!(report.warnings.as_slice(), [ReportWarning::Duplicate(d)] if *d == report.duplicates[0]),
+        "{:?}",
+        report.warnings
+    );
+    // The other rows say who provides `answer`, who uses it, and why each library is kept.
+    let [
+        SymbolRow {
+            name,
+            kind: SymbolKind::Function,
+            via: Via::Env,
+            provider: Some(provider),
+            importers,
+            shim: false,
+            ..
+        },
+    ] = report.symbols.as_slice()
+    else {
+        panic!("{:?}", report.symbols)
+    };
+    assert_eq!((name.as_str(), provider.as_str()), ("answer", "liba.so"));
+    assert_eq!(importers, &["libapp.so"]);
+    let kept: Vec<_> = report.libraries.iter().map(|l| l.kept.clone()).collect();
+    assert_eq!(
+        kept,
+        [
+            Some(Kept::Root(RootReason::Start)),
+            Some(Kept::ReferencedBy("libapp.so".into())),
+            None,
+        ]
+    );
+    assert_eq!(report.instantiation_order, ["liba.so", "libapp.so"]);
+
+    assert_eq!(
+        problems(&libs, true),
+        [Problem::DuplicateSymbol {
+            name: "answer".into(),
+            winner: "liba.so".into(),
+            others: vec!["libb.so".into()],
+        }]
+    );
+}
+
+#[test]
+fn the_report_serializes() {
+    let libs = [("libapp.so", app("")), ("libbase.so", lib("", ANSWER))];
+    let report = link(&libs, false).unwrap().report;
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["libraries"][0]["name"], "libapp.so");
+    assert_eq!(json["libraries"][0]["kept"]["root"], "start");
+    assert_eq!(json["libraries"][1]["kept"]["referenced_by"], "libapp.so");
+    assert_eq!(json["symbols"][0]["via"], "env");
+    assert_eq!(json["instantiation_order"][0], "libbase.so");
+}
