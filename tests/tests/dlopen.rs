@@ -110,8 +110,13 @@ fn dlopen_dlsym_dlclose_dlerror() {
 #[test]
 fn dl_openable_library_is_a_root_even_when_unreferenced() {
     let plugin = wat::parse_str(PLUGIN).unwrap();
+    // A program that does not refer to the plugin (a component exporting nothing at all would
+    // be an error).
+    let program = wat::parse_str(r#"(module (@dylink.0) (func (export "_start")))"#).unwrap();
     let mut linker = weld_component::Linker::default();
-    linker.dl_openable("plugin.so", plugin);
+    linker
+        .dl_openable("plugin.so", plugin)
+        .library("program.so", program);
     let linked = linker.encode().unwrap();
     assert_eq!(
         linked.report.libraries[0].kept,

@@ -271,13 +271,9 @@ fn accepts_every_wasm_tools_component_link_option() {
     assert!(res.status.success(), "{}", text(&res.stderr));
     valid_component(&out);
     // --skip-validation is accepted too.
-    let res = weld(&[
-        "link",
-        "tests/fixtures/libbase.so",
-        "--skip-validation",
-        "-o",
-        &out_s,
-    ]);
+    let mut args = vec!["link", "--skip-validation", "-o", &out_s];
+    args.extend(PROGRAM);
+    let res = weld(&args);
     assert!(res.status.success(), "{}", text(&res.stderr));
 }
 

@@ -30,6 +30,8 @@ struct Spaces {
     tables: u32,
     tags: u32,
     main_instance: u32,
+    /// The component's own exports.
+    exports: u32,
 }
 
 /// Validates the encoder's output `c0` (always, whatever the `validate` option: weld relies on
@@ -75,6 +77,7 @@ fn scan(c0: &[u8]) -> Result<Spaces, LinkError> {
                 }
             }
             Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentExportSection(reader) if depth == 0 => s.exports += reader.count(),
             Payload::InstanceSection(reader) if depth == 0 => {
                 for inst in reader {
                     if let wasmparser::Instance::Instantiate { module_index, .. } =
@@ -96,9 +99,62 @@ fn scan(c0: &[u8]) -> Result<Spaces, LinkError> {
     Ok(s)
 }
 
-/// A component holds at most 1000 core modules and 4096 instances (wasmparser's limits, which
-/// runtimes share): checked before building something nobody can load.
-fn check_limits(s: &Spaces, synth: &Synthesized) -> Result<(), LinkError> {
+/// Most items of a core instance built from exports, and most arguments of a core
+/// instantiation (wasmparser's limits, which runtimes share).
+const MAX_INSTANCE_ITEMS: usize = 100_000;
+/// Most items of one of a component's core index spaces.
+const MAX_INDEX_SPACE_ITEMS: usize = 1_000_000;
+
+/// The component format's limits, checked before building something nobody can load: at most
+/// 1000 core modules and 4096 instances, and per instance and instantiation at most 100,000
+/// items.
+fn check_limits(s: &Spaces, set: &LibrarySet<'_>, synth: &Synthesized) -> Result<(), LinkError> {
+    check_counts(s, synth)?;
+    for inst in &synth.instances {
+        let library = || Some(set.name(inst.library).to_string());
+        if inst.args.len() > MAX_INSTANCE_ITEMS {
+            return Err(LinkError::Limit(LimitError::Arguments {
+                library: set.name(inst.library).to_string(),
+                modules: inst.args.len(),
+                max: MAX_INSTANCE_ITEMS,
+            }));
+        }
+        for (module, arg) in &inst.args {
+            if let Arg::Items(items) = arg {
+                check_items(library(), module, items.len())?;
+            }
+        }
+    }
+    for (module, items) in shared_modules(synth) {
+        check_items(None, module, items)?;
+    }
+    Ok(())
+}
+
+/// The shared arguments' module names and sizes.
+fn shared_modules(synth: &Synthesized) -> impl Iterator<Item = (&str, usize)> {
+    synth.instances.iter().flat_map(|inst| {
+        inst.args.iter().filter_map(|(module, arg)| match arg {
+            Arg::Shared(i) => Some((module.as_str(), synth.shared_args.get(*i)?.len())),
+            Arg::Items(_) => None,
+        })
+    })
+}
+
+fn check_items(library: Option<String>, module: &str, items: usize) -> Result<(), LinkError> {
+    if items > MAX_INSTANCE_ITEMS {
+        return Err(LinkError::Limit(LimitError::ArgumentItems {
+            library,
+            module: module.to_string(),
+            items,
+            max: MAX_INSTANCE_ITEMS,
+        }));
+    }
+    Ok(())
+}
+
+/// Core modules and instances in all.
+fn check_counts(s: &Spaces, synth: &Synthesized) -> Result<(), LinkError> {
     let stubs = usize::from(synth.stubs.is_some());
     let libraries = synth.instances.len();
     let modules = s.modules as usize + stubs + libraries + 1;
@@ -111,7 +167,7 @@ fn check_limits(s: &Spaces, synth: &Synthesized) -> Result<(), LinkError> {
     let instances =
         s.instances as usize + stubs + synth.shared_args.len() + libraries + own_args + 1;
     if modules > MAX_MODULES || instances > MAX_INSTANCES {
-        return Err(LinkError::Limit(LimitError {
+        return Err(LinkError::Limit(LimitError::Component {
             modules,
             max_modules: MAX_MODULES,
             instances,
@@ -122,11 +178,34 @@ fn check_limits(s: &Spaces, synth: &Synthesized) -> Result<(), LinkError> {
     Ok(())
 }
 
+/// The core index spaces after appending: each at most 1,000,000 items.
+fn check_index_spaces(s: &Spaces) -> Result<(), LinkError> {
+    for (kind, items) in [
+        ("functions", s.funcs),
+        ("globals", s.globals),
+        ("memories", s.memories),
+        ("tables", s.tables),
+        ("tags", s.tags),
+    ] {
+        let items = items as usize;
+        if items > MAX_INDEX_SPACE_ITEMS {
+            return Err(LinkError::Limit(LimitError::IndexSpace {
+                kind,
+                items,
+                max: MAX_INDEX_SPACE_ITEMS,
+            }));
+        }
+    }
+    Ok(())
+}
+
 /// The component and the byte ranges whose function bodies are validated already (the
 /// encoder's output, which [`scan`] validated, and each library's module).
 pub(crate) struct Appended {
     pub(crate) component: Vec<u8>,
     pub(crate) checked: Vec<Range<usize>>,
+    /// How many exports the component has.
+    pub(crate) component_exports: u32,
 }
 
 /// Appends the libraries of `synth` to the encoder's output `c0`.
@@ -136,7 +215,8 @@ pub(crate) fn libraries(
     synth: &Synthesized,
 ) -> Result<Appended, LinkError> {
     let spaces = scan(&c0)?;
-    check_limits(&spaces, synth)?;
+    let component_exports = spaces.exports;
+    check_limits(&spaces, set, synth)?;
     let mut checked = Vec::with_capacity(synth.instances.len() + 1);
     checked.push(0..c0.len());
     let mut out = c0;
@@ -180,9 +260,11 @@ pub(crate) fn libraries(
         })
         .collect();
     a.instantiate(modules.init, &init_args, None);
+    check_index_spaces(&a.s)?;
     Ok(Appended {
         component: a.out,
         checked,
+        component_exports,
     })
 }
 

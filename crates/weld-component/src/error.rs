@@ -5,6 +5,7 @@ use std::fmt;
 
 use weld_graph::ResolveError;
 use weld_module::ParseError;
+use weld_module::text::escape;
 use weld_synth::SynthError;
 
 /// Why a link failed. Every variant lists all the problems found at that stage.
@@ -28,6 +29,34 @@ pub enum LinkError {
     Limit(LimitError),
     /// The output did not validate, though every input does: a weld bug.
     Invalid(InvalidOutput),
+    /// The component would export nothing.
+    NothingExported(NothingExported),
+}
+
+/// The component would export nothing, so nothing could use it: why, input by input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NothingExported {
+    /// Every input library, in input order.
+    pub libraries: Vec<InputSummary>,
+}
+
+/// What one input brings to the component's exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputSummary {
+    /// The library.
+    pub library: String,
+    /// Whether it was kept.
+    pub kept: bool,
+    /// Whether it has a `dylink.0` section.
+    pub dynamic: bool,
+    /// Whether it has a WIT world (`component-type` sections), and whether that has exports.
+    pub world: Option<bool>,
+    /// Whether it exports `_start`.
+    pub start: bool,
+    /// Whether it is dl-openable.
+    pub dl_openable: bool,
 }
 
 /// A problem with a library's WIT world.
@@ -93,20 +122,53 @@ pub struct InvalidInput {
     pub message: String,
 }
 
-/// The component would hold more than the binary format allows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The component would hold more than the component model's binary format allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct LimitError {
-    /// Core modules the component would hold.
-    pub modules: usize,
-    /// Most core modules a component may hold.
-    pub max_modules: usize,
-    /// Core instances it would hold.
-    pub instances: usize,
-    /// Most instances a component may hold.
-    pub max_instances: usize,
-    /// Libraries being linked.
-    pub libraries: usize,
+pub enum LimitError {
+    /// Too many core modules or core instances in all.
+    Component {
+        /// Core modules the component would hold.
+        modules: usize,
+        /// Most core modules a component may hold.
+        max_modules: usize,
+        /// Core instances it would hold.
+        instances: usize,
+        /// Most instances a component may hold.
+        max_instances: usize,
+        /// Libraries being linked.
+        libraries: usize,
+    },
+    /// One instantiation argument of a library would have too many items (imports of one
+    /// module, or for a shared argument the union of all libraries' imports of it).
+    ArgumentItems {
+        /// The library, or `None` for an argument shared by several libraries.
+        library: Option<String>,
+        /// The import module.
+        module: String,
+        /// Items it would have.
+        items: usize,
+        /// Most items an instance built from exports may have.
+        max: usize,
+    },
+    /// A library imports from too many modules.
+    Arguments {
+        /// The library.
+        library: String,
+        /// Its import modules.
+        modules: usize,
+        /// Most arguments an instantiation may have.
+        max: usize,
+    },
+    /// One of the component's core index spaces would hold too many items.
+    IndexSpace {
+        /// Which ("functions", "globals", …).
+        kind: &'static str,
+        /// Items it would hold.
+        items: usize,
+        /// Most items a core index space may hold.
+        max: usize,
+    },
 }
 
 /// The output's first validation error.
@@ -138,6 +200,7 @@ impl fmt::Display for LinkError {
             LinkError::Encode(e) => write!(f, "{e}"),
             LinkError::Limit(e) => write!(f, "{e}"),
             LinkError::InvalidInput(errors) => write_lines(f, errors),
+            LinkError::NothingExported(e) => write!(f, "{e}"),
             LinkError::Invalid(e) => write!(
                 f,
                 "the linked component does not validate (this is a weld bug; please report it with the inputs): {e}"
@@ -169,7 +232,7 @@ impl std::error::Error for LinkError {
 
 impl fmt::Display for WorldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (library, detail) = (&self.library, &self.detail);
+        let (library, detail) = (escape(&self.library), escape(&self.detail));
         match self.kind {
             WorldErrorKind::Decode => write!(
                 f,
@@ -192,15 +255,16 @@ impl fmt::Display for EncodeError {
         match &self.kind {
             EncodeErrorKind::Adapter { name } => write!(
                 f,
-                "component encoding failed: adapter `{name}` cannot be used: {}",
-                self.message
+                "component encoding failed: adapter `{}` cannot be used: {}",
+                escape(name),
+                escape(&self.message)
             )?,
             EncodeErrorKind::Component | EncodeErrorKind::Internal => {
-                write!(f, "component encoding failed: {}", self.message)?
+                write!(f, "component encoding failed: {}", escape(&self.message))?
             }
         }
         for note in &self.notes {
-            write!(f, "\nnote: {note}")?;
+            write!(f, "\nnote: {}", escape(note))?;
         }
         Ok(())
     }
@@ -211,18 +275,104 @@ impl fmt::Display for InvalidInput {
         write!(
             f,
             "library `{}` is not a valid WebAssembly module: at byte offset {:#x}: {}",
-            self.library, self.offset, self.message
+            escape(&self.library),
+            self.offset,
+            escape(&self.message)
         )
     }
 }
 
 impl fmt::Display for LimitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitError::Component {
+                modules,
+                max_modules,
+                instances,
+                max_instances,
+                libraries,
+            } => write!(
+                f,
+                "the component would hold {modules} core modules (at most {max_modules}) and {instances} core instances (at most {max_instances}) for {libraries} libraries; a component cannot hold more, so link fewer libraries (unused ones are pruned automatically)"
+            ),
+            LimitError::ArgumentItems {
+                library: Some(library),
+                module,
+                items,
+                max,
+            } => write!(
+                f,
+                "library `{}` imports {items} items from module `{}`, more than the {max} a component's core instance may pass to one import module",
+                escape(library),
+                escape(module)
+            ),
+            LimitError::ArgumentItems {
+                library: None,
+                module,
+                items,
+                max,
+            } => write!(
+                f,
+                "the libraries import {items} different items from module `{}` in all, more than the {max} a component's core instance may hold",
+                escape(module)
+            ),
+            LimitError::Arguments {
+                library,
+                modules,
+                max,
+            } => write!(
+                f,
+                "library `{}` imports from {modules} modules, more than the {max} arguments a component's core instantiation may have",
+                escape(library)
+            ),
+            LimitError::IndexSpace { kind, items, max } => write!(
+                f,
+                "the component would alias {items} core {kind}, more than the {max} a component's core index space may hold"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for NothingExported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 8;
+        f.write_str(
+            "the component would export nothing, so nothing could use it: its exports come from the kept libraries' WIT worlds (component-type sections), and `_start` becomes `wasi:cli/run` only with a command adapter (--adapt wasi_snapshot_preview1=FILE); the inputs:",
+        )?;
+        for lib in self.libraries.iter().take(SHOWN) {
+            write!(f, "\n  - {lib}")?;
+        }
+        if self.libraries.len() > SHOWN {
+            write!(f, "\n  - … and {} more", self.libraries.len() - SHOWN)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for InputSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "the component would hold {} core modules (at most {}) and {} core instances (at most {}) for {} libraries; a component cannot hold more, so link fewer libraries (unused ones are pruned automatically)",
-            self.modules, self.max_modules, self.instances, self.max_instances, self.libraries
-        )
+            "`{}` ({}): ",
+            escape(&self.library),
+            if self.kept { "kept" } else { "pruned" }
+        )?;
+        let mut facts = Vec::new();
+        if !self.dynamic {
+            facts.push("not a dynamic library (no dylink.0 section)");
+        }
+        facts.push(match self.world {
+            None => "no WIT world",
+            Some(false) => "its WIT world has no exports",
+            Some(true) => "its WIT world has exports",
+        });
+        if self.start {
+            facts.push("exports `_start`");
+        }
+        if self.dl_openable {
+            facts.push("dl-openable");
+        }
+        f.write_str(&facts.join(", "))
     }
 }
 

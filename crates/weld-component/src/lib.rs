@@ -79,8 +79,8 @@ mod validate;
 mod world;
 
 pub use error::{
-    EncodeError, EncodeErrorKind, InvalidInput, InvalidOutput, LimitError, LinkError, WorldError,
-    WorldErrorKind,
+    EncodeError, EncodeErrorKind, InputSummary, InvalidInput, InvalidOutput, LimitError, LinkError,
+    NothingExported, WorldError, WorldErrorKind,
 };
 pub use linker::Linker;
 pub use options::LinkOptions;

@@ -5,14 +5,15 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use weld_graph::{LibrarySet, Link, Options as GraphOptions, PerLib};
+use weld_graph::{Duplicate, LibrarySet, Link, Options as GraphOptions, PerLib, ResolveError};
 use weld_module::Library;
 use weld_synth::{SynthOptions, Synthesized};
 use wit_component::metadata::Bindgen;
 
 use crate::validate::{self, InputValidation};
 use crate::{
-    InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, append, encode, report, world,
+    InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, ReportWarning, append, encode,
+    report, world,
 };
 
 /// One input library.
@@ -85,7 +86,11 @@ fn link_in_scope(
         return Err(LinkError::InvalidInput(bad));
     }
     let Assembled {
-        component, synth, ..
+        component,
+        synth,
+        export_duplicates,
+        component_exports,
+        ..
     } = assembled?;
     if let Err(e) = structure {
         return Err(LinkError::Invalid(InvalidOutput {
@@ -93,7 +98,14 @@ fn link_in_scope(
             message: e.message().to_string(),
         }));
     }
-    let report = report::make(&set, &link, &synth);
+    let mut report = report::make(&set, &link, &synth, &export_duplicates);
+    if component_exports == 0
+        && let Some(start) = link.start
+    {
+        report.warnings.push(ReportWarning::StartNotExported {
+            library: set.name(start).to_string(),
+        });
+    }
     Ok(Linked { component, report })
 }
 
@@ -123,30 +135,40 @@ fn resolve<'a>(
     let mut graph_options = GraphOptions::default();
     graph_options.stub_missing_functions = options.stub_missing_functions;
     graph_options.duplicate_symbols_are_errors = options.duplicate_symbols_are_errors;
-    weld_graph::resolve(set, &world::with_exports(worlds), &graph_options)
-        .map_err(LinkError::Resolve)
+    let roots = world::summary(worlds).map(|_, w| w == &Some(true));
+    weld_graph::resolve(set, &roots, &graph_options).map_err(LinkError::Resolve)
 }
 
 /// The output of [`assemble`].
-struct Assembled {
+struct Assembled<'a> {
     component: Vec<u8>,
     /// Byte ranges of `component` whose function bodies are validated already: the encoder's
     /// output and each library.
     checked: Vec<Range<usize>>,
     /// The synthesized modules, for the report.
     synth: Synthesized,
+    /// Component exports defined strongly by several libraries, for the report.
+    export_duplicates: Vec<Duplicate<'a>>,
+    /// How many exports the component has.
+    component_exports: u32,
 }
 
 /// Stages 4–6: the merged world and who implements each export, the synthesized modules, and
 /// the component (the main module encoded, the rest appended).
-fn assemble(
-    set: &LibrarySet<'_>,
-    link: &Link<'_>,
+fn assemble<'a>(
+    set: &LibrarySet<'a>,
+    link: &Link<'a>,
     worlds: PerLib<Option<Bindgen>>,
     options: &LinkOptions,
-) -> Result<Assembled, LinkError> {
+) -> Result<Assembled<'a>, LinkError> {
+    let summary = world::summary(&worlds);
     let merged = world::merge(set, link, worlds)?;
-    let export_shims = world::export_shims(set, link, merged.as_ref());
+    let exports = world::exports(set, link, merged.as_ref());
+    if options.duplicate_symbols_are_errors && !exports.duplicates.is_empty() {
+        let problems = exports.duplicates.iter().map(|d| d.problem(set)).collect();
+        let inputs = set.iter().map(|(_, l)| l.name.to_string()).collect();
+        return Err(LinkError::Resolve(ResolveError::new(problems, inputs)));
+    }
     // In instantiation order, as the reference merges worlds (this orders the world's items).
     let custom: Vec<_> = link
         .instantiation_order
@@ -155,14 +177,23 @@ fn assemble(
         .collect();
     let mut synth_options = SynthOptions::default();
     synth_options.stack_size = options.stack_size;
-    let synth = weld_synth::synthesize(set, link, &synth_options, &export_shims, &custom)
+    let synth = weld_synth::synthesize(set, link, &synth_options, &exports.shims, &custom)
         .map_err(LinkError::Synth)?;
     let c0 = encode::main_component(set, link, &synth.main, options)?;
     let appended = append::libraries(c0, set, &synth)?;
+    // A component with `_start` but no exports is still a program, one an adapter had to
+    // expose (a warning says so); with neither, nothing could use it.
+    if appended.component_exports == 0 && link.start.is_none() {
+        return Err(LinkError::NothingExported(world::nothing_exported(
+            set, link, &summary,
+        )));
+    }
     Ok(Assembled {
         component: appended.component,
         checked: appended.checked,
         synth,
+        export_duplicates: exports.duplicates,
+        component_exports: appended.component_exports,
     })
 }
 
@@ -170,7 +201,7 @@ fn assemble(
 /// bodies, and the encoder's output, are checked elsewhere), then helps with the inputs'
 /// bodies. Returns the inputs' errors (by input position) and the structure's verdict.
 fn finish_validation(
-    assembled: &Result<Assembled, LinkError>,
+    assembled: &Result<Assembled<'_>, LinkError>,
     early: Option<Early<'_>>,
     background: Option<InputValidation<'_, '_>>,
     options: &LinkOptions,

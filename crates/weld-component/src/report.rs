@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use weld_graph::{Binding, KeepReason, LibrarySet, Link, RootReason};
+use weld_graph::{Binding, Duplicate, KeepReason, LibrarySet, Link, LinkWarning, RootReason};
+use weld_module::text::escape;
 use weld_module::{FuncSig, WarningKind, abi};
 use weld_synth::Synthesized;
 
@@ -203,6 +204,22 @@ pub enum ReportWarning {
     },
     /// A symbol defined strongly by several libraries; the first in input order is used.
     Duplicate(DuplicateRow),
+    /// A kept library without `dylink.0`: linked as a dynamic library with no data or table
+    /// region of its own.
+    NotDynamic {
+        /// The library.
+        library: String,
+    },
+    /// The component has no exports; a library's `_start` is exported only by the main module,
+    /// where a command adapter would find it.
+    StartNotExported {
+        /// The library exporting `_start`.
+        library: String,
+    },
+    /// Something resolution did (see [`weld_graph::LinkWarning`]).
+    Resolution(
+        #[cfg_attr(feature = "serde", serde(serialize_with = "serde_impl::display"))] LinkWarning,
+    ),
 }
 
 impl fmt::Display for ReportWarning {
@@ -213,20 +230,46 @@ impl fmt::Display for ReportWarning {
                 offset: Some(o),
                 message,
                 ..
-            } => write!(f, "{library}: at byte offset {o:#x}: {message}"),
+            } => write!(f, "{}: at byte offset {o:#x}: {message}", escape(library)),
             ReportWarning::Library {
                 library, message, ..
-            } => write!(f, "{library}: {message}"),
-            ReportWarning::Duplicate(d) => write!(
+            } => write!(f, "{}: {message}", escape(library)),
+            ReportWarning::Duplicate(d) => {
+                let winner = escape(&d.winner);
+                write!(
+                    f,
+                    "symbol `{}` is defined by {winner} and also by {}; using the definition in {winner} (first in input order)",
+                    escape(&d.symbol),
+                    names(&d.losers)
+                )
+            }
+            ReportWarning::NotDynamic { library } => write!(
                 f,
-                "symbol `{}` is defined by {} and also by {}; using the definition in {} (first in input order)",
-                d.symbol,
-                d.winner,
-                d.losers.join(", "),
-                d.winner
+                "{}: no dylink.0 section, so not a dynamic library; it is linked as one with no data or table region of its own",
+                escape(library)
             ),
+            ReportWarning::StartNotExported { library } => write!(
+                f,
+                "the component exports nothing: `_start` of {} is reachable only through a command adapter (--adapt wasi_snapshot_preview1=FILE), which makes it `wasi:cli/run`",
+                escape(library)
+            ),
+            ReportWarning::Resolution(w) => write!(f, "{w}"),
         }
     }
+}
+
+/// Names separated by ", ", safe to print; at most 8, then "and N more".
+fn names(list: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut out: Vec<String> = list
+        .iter()
+        .take(SHOWN)
+        .map(|n| escape(n).into_owned())
+        .collect();
+    if list.len() > SHOWN {
+        out.push(format!("… and {} more", list.len() - SHOWN));
+    }
+    out.join(", ")
 }
 
 impl Report {
@@ -301,12 +344,20 @@ impl Report {
             "layout heap: __heap_base {:#x}, __heap_end {:#x}, table size {}",
             self.layout.heap_base, self.layout.heap_end, self.layout.table_size
         ));
-        out
+        // Every line holds only input-derived control characters, if any.
+        out.into_iter()
+            .map(|line| escape(&line).into_owned())
+            .collect()
     }
 }
 
 /// Builds the report of a successful link.
-pub(crate) fn make(set: &LibrarySet<'_>, link: &Link<'_>, synth: &Synthesized) -> Report {
+pub(crate) fn make(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    synth: &Synthesized,
+    export_duplicates: &[Duplicate<'_>],
+) -> Report {
     let name = |id| set.name(id).to_string();
     let layout = &synth.layout;
     let libraries = set
@@ -326,6 +377,7 @@ pub(crate) fn make(set: &LibrarySet<'_>, link: &Link<'_>, synth: &Synthesized) -
     let duplicates: Vec<DuplicateRow> = link
         .duplicates
         .iter()
+        .chain(export_duplicates)
         .map(|d| DuplicateRow {
             symbol: d.name.to_string(),
             winner: name(d.winner),
@@ -343,6 +395,14 @@ pub(crate) fn make(set: &LibrarySet<'_>, link: &Link<'_>, synth: &Synthesized) -
             })
         })
         .collect();
+    warnings.extend(
+        set.iter()
+            .filter(|&(id, lib)| link.is_kept(id) && !lib.has_dylink)
+            .map(|(_, lib)| ReportWarning::NotDynamic {
+                library: lib.name.to_string(),
+            }),
+    );
+    warnings.extend(link.warnings.iter().cloned().map(ReportWarning::Resolution));
     warnings.extend(duplicates.iter().cloned().map(ReportWarning::Duplicate));
     let names = |ids: &[weld_graph::LibId]| ids.iter().map(|&i| name(i)).collect();
     Report {

@@ -2,7 +2,7 @@
 //! libraries with exports pruning roots), the kept libraries' worlds merged, and every core
 //! export name the merged world may use mapped to the kept library function implementing it.
 
-use weld_graph::{LibrarySet, Link, PerLib, SymbolTable};
+use weld_graph::{Duplicate, LibrarySet, Link, PerLib, SymbolTable};
 use weld_module::{EntityType, Export, Library, abi};
 use weld_synth::ExportShim;
 use wit_component::metadata::Bindgen;
@@ -10,7 +10,7 @@ use wit_parser::{
     LiftLowerAbi, ManglingAndAbi, Resolve, TypeDefKind, WasmExport, WasmExportKind, WorldItem,
 };
 
-use crate::{LinkError, WorldError, WorldErrorKind};
+use crate::{InputSummary, LinkError, NothingExported, WorldError, WorldErrorKind};
 
 /// Every library's world, if it has `component-type` sections; all decoding errors at once.
 pub(crate) fn decode(set: &LibrarySet<'_>) -> Result<PerLib<Option<Bindgen>>, LinkError> {
@@ -45,15 +45,16 @@ fn decode_one(lib: &Library<'_>) -> Result<Option<Bindgen>, WorldError> {
     let (_, bindgen) = wit_component::metadata::decode(&bytes).map_err(|e| WorldError {
         library: lib.name.to_string(),
         kind: WorldErrorKind::Decode,
-        detail: format!("{e:#}"),
+        detail: one_line(&format!("{e:#}")),
     })?;
     Ok(Some(bindgen))
 }
 
-/// The libraries whose world has at least one export: the pruning roots.
-pub(crate) fn with_exports(worlds: &PerLib<Option<Bindgen>>) -> PerLib<bool> {
+/// Per library: `None` without a world, else whether its world has exports (the libraries
+/// with exports are the pruning roots).
+pub(crate) fn summary(worlds: &PerLib<Option<Bindgen>>) -> PerLib<Option<bool>> {
     worlds.map(|_, w| {
-        w.as_ref().is_some_and(|b| {
+        w.as_ref().map(|b| {
             b.resolve
                 .worlds
                 .get(b.world)
@@ -78,7 +79,7 @@ pub(crate) fn merge(
             continue;
         };
         m.merge(w).map_err(|e| {
-            let detail = format!("{e:#}");
+            let detail = one_line(&format!("{e:#}"));
             let kind = if detail.contains("string encoding") {
                 WorldErrorKind::StringEncoding
             } else {
@@ -94,15 +95,24 @@ pub(crate) fn merge(
     Ok(merged)
 }
 
-/// The functions the main module must export under exact core names: each name the merged
-/// world may use that a kept library exports as a function (chosen as symbols are:
-/// [`SymbolTable::pick`]), and `_start`.
-pub(crate) fn export_shims(
-    set: &LibrarySet<'_>,
-    link: &Link<'_>,
+/// The component's exports: the functions the main module must export under exact core names,
+/// and the duplicates among their definitions.
+pub(crate) struct Exports<'a> {
+    pub(crate) shims: Vec<ExportShim>,
+    /// Export names defined strongly by several kept libraries (the first in input order is
+    /// used), other than the symbols resolution already reported.
+    pub(crate) duplicates: Vec<Duplicate<'a>>,
+}
+
+/// Each name the merged world may use that a kept library exports as a function (chosen as
+/// symbols are: [`SymbolTable::pick`]), and `_start`.
+pub(crate) fn exports<'a>(
+    set: &LibrarySet<'a>,
+    link: &Link<'a>,
     merged: Option<&Bindgen>,
-) -> Vec<ExportShim> {
+) -> Exports<'a> {
     let mut shims = Vec::new();
+    let mut duplicates = Vec::new();
     if let Some(m) = merged {
         let table = SymbolTable::new(set, |id| link.is_kept(id));
         let realloc = abi::realloc_signature();
@@ -111,9 +121,19 @@ pub(crate) fn export_shims(
             _ => false,
         };
         for name in export_names(&m.resolve, m.world) {
-            if let Some(target) = table.pick(set, &name, fits) {
-                shims.push(ExportShim { name, target });
+            let Some(target) = table.pick(set, &name, fits) else {
+                continue;
+            };
+            let losers = table.rivals(set, &name, target, fits);
+            let export = set.export(target);
+            if !losers.is_empty() && !link.duplicates.iter().any(|d| d.name == export.name) {
+                duplicates.push(Duplicate {
+                    name: export.name,
+                    winner: target.library(),
+                    losers,
+                });
             }
+            shims.push(ExportShim { name, target });
         }
     }
     // `_start` goes through the main module too, where a command adapter (which imports
@@ -127,7 +147,7 @@ pub(crate) fn export_shims(
             target,
         });
     }
-    shims
+    Exports { shims, duplicates }
 }
 
 /// The core export names the world's exports may use, per mangling and ABI, sorted.
@@ -218,4 +238,40 @@ fn function_names(
             ));
         }
     }
+}
+
+/// Why the component exports nothing, input by input.
+pub(crate) fn nothing_exported(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    worlds: &PerLib<Option<bool>>,
+) -> NothingExported {
+    NothingExported {
+        libraries: set
+            .iter()
+            .map(|(id, lib)| InputSummary {
+                library: lib.name.to_string(),
+                kept: link.is_kept(id),
+                dynamic: lib.has_dylink,
+                world: worlds[id],
+                start: lib.special(weld_module::SpecialExport::Start).is_some(),
+                dl_openable: set.is_dl_openable(id),
+            })
+            .collect(),
+    }
+}
+
+/// wit-component's message on one line, short: some of its messages hold multi-line debug
+/// dumps (`expected=[\n    0x0,\n …`).
+fn one_line(message: &str) -> String {
+    const MAX: usize = 400;
+    let mut out = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    out = out
+        .replace("[ ", "[")
+        .replace(", ]", "]")
+        .replace(" ]", "]");
+    if out.chars().count() > MAX {
+        out = out.chars().take(MAX).collect::<String>() + " …";
+    }
+    out
 }

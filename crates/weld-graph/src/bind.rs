@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use weld_module::abi::{self, Intrinsic, LinkerData, LinkerFunction, LinkerGlobal};
 use weld_module::{EntityType, Export, FuncSig, Import, ImportClass, Library, ValType};
 
-use crate::problems::{Candidate, Expected, Requirement, Unsupported};
+use crate::problems::{CANDIDATES_KEPT, Candidate, Expected, Requirement, Unsupported};
 use crate::{
-    Binding, ExportRef, LibId, LibrarySet, LinkerItem, Options, PerLib, Problem, Stub, StubId,
-    SymbolTable,
+    Binding, ExportRef, LibId, LibrarySet, LinkWarning, LinkerItem, Options, PerLib, Problem, Stub,
+    StubId, SymbolTable,
 };
 
 /// Edge weight of a tag import in the ordering of a dependency cycle (a function import weighs
@@ -25,6 +25,8 @@ pub(crate) struct Bound<'a> {
     pub(crate) stubs: Vec<Stub<'a>>,
     /// Imports nothing fits, per importer: they matter only if the importer is kept.
     pub(crate) unresolved: Vec<(LibId, Problem)>,
+    /// Warnings, per importer: they matter only if the importer is kept.
+    pub(crate) warnings: Vec<(LibId, LinkWarning)>,
     /// Per importer: the libraries it refers to, each with the number of direct `env` function
     /// and tag imports from it (`GOT` references weigh 0).
     pub(crate) references: PerLib<HashMap<LibId, u32>>,
@@ -47,6 +49,7 @@ pub(crate) fn bind<'a>(
         stubs: Vec::new(),
         problems,
         unresolved: Vec::new(),
+        warnings: Vec::new(),
         references: set.per_lib(|_, _| HashMap::new()),
     };
     let bindings = set.per_lib(|id, lib| {
@@ -59,6 +62,7 @@ pub(crate) fn bind<'a>(
         bindings,
         stubs: binder.stubs,
         unresolved: binder.unresolved,
+        warnings: binder.warnings,
         references: binder.references,
     }
 }
@@ -86,6 +90,7 @@ struct Binder<'s, 'a> {
     stubs: Vec<Stub<'a>>,
     problems: &'s mut Vec<Problem>,
     unresolved: Vec<(LibId, Problem)>,
+    warnings: Vec<(LibId, LinkWarning)>,
     references: PerLib<HashMap<LibId, u32>>,
 }
 
@@ -103,6 +108,17 @@ impl<'s, 'a> Binder<'s, 'a> {
             ImportClass::EnvTag(sig) => self.tag(id, lib, import, sig),
             ImportClass::GotMem => self.got_mem(id, lib, import),
             ImportClass::GotFunc => self.got_func(id, lib, import),
+            ImportClass::Other if abi::RESERVED_MODULES.contains(&import.module) => {
+                self.unresolved.push((
+                    id,
+                    Problem::ReservedModule {
+                        library: lib.name.to_string(),
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                    },
+                ));
+                Binding::Null
+            }
             ImportClass::Other => Binding::Component,
         }
     }
@@ -114,6 +130,9 @@ impl<'s, 'a> Binder<'s, 'a> {
             }
             if m.shared {
                 self.unsupported(lib, Unsupported::SharedMemory);
+            }
+            if let Some(log2) = m.page_size_log2.filter(|&p| p != 16) {
+                self.unsupported(lib, Unsupported::CustomPageSize(log2));
             }
         }
         Binding::Linker(LinkerItem::Memory)
@@ -189,6 +208,23 @@ impl<'s, 'a> Binder<'s, 'a> {
                 {
                     Binding::Stub(self.stub(import.name, sig))
                 }
+                // Defined only with other types: a stub too, with a warning (wasm-ld's static
+                // link does the same).
+                (None, None)
+                    if self.options.stub_missing_functions && self.only_functions(import.name) =>
+                {
+                    let definitions = self.candidates(import.name).0;
+                    self.warnings.push((
+                        id,
+                        LinkWarning::StubbedTypeMismatch {
+                            library: lib.name.to_string(),
+                            name: import.name.to_string(),
+                            imported: sig.clone(),
+                            definitions,
+                        },
+                    ));
+                    Binding::Stub(self.stub(import.name, sig))
+                }
                 (None, None) => {
                     self.unresolved(id, lib, import, Expected::Entity(import.ty.clone()))
                 }
@@ -247,6 +283,13 @@ impl<'s, 'a> Binder<'s, 'a> {
         }
     }
 
+    /// Whether every definition of `name` is a function.
+    fn only_functions(&self, name: &str) -> bool {
+        let defs = self.table.definitions(name);
+        defs.iter()
+            .all(|&r| matches!(self.set.export(r).ty, EntityType::Func(_)))
+    }
+
     /// Whether no library defines `name` at all.
     fn undefined(&self, name: &str) -> bool {
         self.table.definitions(name).is_empty()
@@ -274,6 +317,21 @@ impl<'s, 'a> Binder<'s, 'a> {
             })
     }
 
+    /// The first definitions of `name` (at most [`CANDIDATES_KEPT`]) and how many more there
+    /// are.
+    fn candidates(&self, name: &str) -> (Vec<Candidate>, usize) {
+        let all = self.table.definitions(name);
+        let kept = all
+            .iter()
+            .take(CANDIDATES_KEPT)
+            .map(|&r| Candidate {
+                library: self.set.name(r.library()).to_string(),
+                ty: self.set.export(r).ty.clone(),
+            })
+            .collect();
+        (kept, all.len().saturating_sub(CANDIDATES_KEPT))
+    }
+
     /// An import nothing fits: reported if the importer is kept. Binds to [`Binding::Null`].
     fn unresolved(
         &mut self,
@@ -282,21 +340,29 @@ impl<'s, 'a> Binder<'s, 'a> {
         import: &Import<'a>,
         expected: Expected,
     ) -> Binding {
-        let candidates: Vec<Candidate> = self
-            .table
-            .definitions(import.name)
-            .iter()
-            .map(|&r| Candidate {
-                library: self.set.name(r.library()).to_string(),
-                ty: self.set.export(r).ty.clone(),
-            })
-            .collect();
         let (library, module, name) = (
             lib.name.to_string(),
             import.module.to_string(),
             import.name.to_string(),
         );
-        let problem = if candidates.is_empty() {
+        let data_exporter = (import.class == ImportClass::EnvGlobal)
+            .then(|| {
+                let r = *self
+                    .table
+                    .definitions(import.name)
+                    .iter()
+                    .find(|&&r| self.set.export(r).is_data())?;
+                Some(self.set.name(r.library()).to_string())
+            })
+            .flatten();
+        let (candidates, more_candidates) = self.candidates(import.name);
+        let problem = if let Some(exporter) = data_exporter {
+            Problem::DataThroughEnv {
+                library,
+                name,
+                exporter,
+            }
+        } else if candidates.is_empty() {
             Problem::Unresolved {
                 library,
                 module,
@@ -310,6 +376,7 @@ impl<'s, 'a> Binder<'s, 'a> {
                 name,
                 expected,
                 candidates,
+                more_candidates,
             }
         };
         self.unresolved.push((id, problem));

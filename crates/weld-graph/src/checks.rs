@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use weld_module::{EntityType, SpecialExport};
+use weld_module::{EntityType, ImportClass, Library, SYM_TLS, SpecialExport};
 
 use crate::problems::{Requirement, Unsupported};
 use crate::suggest::similar_names;
-use crate::{LibId, LibrarySet, PerLib, Problem};
+use crate::{KeepReason, LibId, LibrarySet, LinkWarning, PerLib, Problem};
 
 /// Checks that library names are unique and that every NEEDED entry names an input; returns
 /// each library's NEEDED dependencies (itself excluded).
@@ -20,6 +20,9 @@ pub(crate) fn needed(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> PerLi
             });
         }
     }
+    // Suggestions are computed once per missing name, whatever the number of libraries needing
+    // it.
+    let mut suggestions: HashMap<&str, Vec<&str>> = HashMap::new();
     set.per_lib(|id, lib| {
         let mut deps = Vec::new();
         for &n in &lib.needed {
@@ -27,12 +30,21 @@ pub(crate) fn needed(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> PerLi
                 // A library naming itself in NEEDED depends on nothing new.
                 Some(&dep) if dep == id => {}
                 Some(&dep) => deps.push(dep),
-                None => problems.push(Problem::MissingNeeded {
-                    library: lib.name.to_string(),
-                    needed: n.to_string(),
-                    similar: similar_names(n, set.iter().map(|(_, l)| l.name)),
-                    given: set.iter().map(|(_, l)| l.name.to_string()).collect(),
-                }),
+                None => {
+                    let similar = suggestions
+                        .entry(n)
+                        .or_insert_with(|| similar_names(n, set.iter().map(|(_, l)| l.name)));
+                    problems.push(Problem::MissingNeeded {
+                        library: lib.name.to_string(),
+                        needed: n.to_string(),
+                        // Not the library that needs it.
+                        similar: similar
+                            .iter()
+                            .filter(|s| **s != lib.name)
+                            .map(|s| s.to_string())
+                            .collect(),
+                    });
+                }
             }
         }
         deps
@@ -69,7 +81,9 @@ pub(crate) fn abi(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) {
                 });
             }
         }
-        if lib.defined_memories > 0 {
+        let imports_memory = lib.imports.iter().any(|i| i.class == ImportClass::Memory);
+        // A private memory next to the shared one concerns no one else.
+        if lib.defined_memories > 0 && !imports_memory {
             problems.push(Problem::Unsupported {
                 library: lib.name.to_string(),
                 feature: Unsupported::OwnMemory,
@@ -99,4 +113,67 @@ pub(crate) fn starts(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> Vec<L
         });
     }
     starts
+}
+
+/// Checks that each kept library writes and names only its own data region. An active data
+/// segment at `__memory_base` + a constant, or a data symbol, before the region's start is a
+/// problem (it would be another library's memory, or the stack). Past MEM_INFO's size is a
+/// warning: the linker reserves what the segments write (see `Library::data_extent`), and a
+/// symbol past the region points at the next library's data. Thread-local symbols (EXPORT_INFO
+/// `TLS`) are offsets into the thread-local block, not into the data region, and are not checked.
+pub(crate) fn data_regions(
+    set: &LibrarySet<'_>,
+    kept: &PerLib<Option<KeepReason>>,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<LinkWarning>,
+) {
+    for (id, lib) in set.iter() {
+        if kept[id].is_some() && lib.has_dylink {
+            data_region(lib, problems, warnings);
+        }
+    }
+}
+
+fn data_region(lib: &Library<'_>, problems: &mut Vec<Problem>, warnings: &mut Vec<LinkWarning>) {
+    let size = lib.mem_info.memory_size;
+    for seg in &lib.data_segments {
+        if seg.start < 0 {
+            problems.push(Problem::DataOutsideRegion {
+                library: lib.name.to_string(),
+                at: seg.at,
+                start: seg.start,
+                len: seg.len,
+                size,
+            });
+        }
+    }
+    let extent = lib.data_extent();
+    if extent > u64::from(size) {
+        warnings.push(LinkWarning::DataPastRegion {
+            library: lib.name.to_string(),
+            declared: size,
+            written: extent,
+        });
+    }
+    for e in &lib.exports {
+        let Some(offset) = e.const_i32 else { continue };
+        if !e.is_symbol() || !e.is_data() || e.flags & SYM_TLS != 0 {
+            continue;
+        }
+        if offset < 0 {
+            problems.push(Problem::SymbolOutsideRegion {
+                library: lib.name.to_string(),
+                symbol: e.name.to_string(),
+                offset,
+                size,
+            });
+        } else if u64::from(offset.unsigned_abs()) > extent {
+            warnings.push(LinkWarning::SymbolPastRegion {
+                library: lib.name.to_string(),
+                symbol: e.name.to_string(),
+                offset,
+                size,
+            });
+        }
+    }
 }

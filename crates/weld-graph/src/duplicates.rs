@@ -64,14 +64,17 @@ pub(crate) fn find<'a>(
     duplicates
 }
 
-/// The duplicates as problems (with `--duplicate-symbols=error`).
-pub(crate) fn as_problems(set: &LibrarySet<'_>, duplicates: &[Duplicate<'_>]) -> Vec<Problem> {
-    duplicates
-        .iter()
-        .map(|d| Problem::DuplicateSymbol {
-            name: d.name.to_string(),
-            winner: set.name(d.winner).to_string(),
-            others: d.losers.iter().map(|&l| set.name(l).to_string()).collect(),
-        })
-        .collect()
+impl Duplicate<'_> {
+    /// The duplicate as a problem (with `--duplicate-symbols=error`).
+    pub fn problem(&self, set: &LibrarySet<'_>) -> Problem {
+        Problem::DuplicateSymbol {
+            name: self.name.to_string(),
+            winner: set.name(self.winner).to_string(),
+            others: self
+                .losers
+                .iter()
+                .map(|&l| set.name(l).to_string())
+                .collect(),
+        }
+    }
 }

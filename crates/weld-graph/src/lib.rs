@@ -76,7 +76,8 @@ mod suggest;
 mod symbols;
 
 pub use link::{
-    Binding, Duplicate, KeepReason, Link, LinkerItem, Options, RootReason, Stub, StubId,
+    Binding, Duplicate, KeepReason, Link, LinkWarning, LinkerItem, Options, RootReason, Stub,
+    StubId,
 };
 pub use problems::{Candidate, Expected, Problem, Requirement, ResolveError, Unsupported};
 pub use set::{ExportRef, LibId, LibrarySet, PerLib};
@@ -109,18 +110,27 @@ pub fn resolve<'a>(
             .filter(|(id, _)| kept[*id].is_some())
             .map(|(_, p)| p),
     );
-    stop_if_any(&mut problems)?;
+    let mut warnings: Vec<LinkWarning> = Vec::new();
+    checks::data_regions(set, &kept, &mut problems, &mut warnings);
+    stop_if_any(set, &mut problems)?;
 
     let instantiation = graph.instantiation(&kept);
     let mut bindings = bound.bindings;
     order::mark_shims(set, &mut bindings, &instantiation.order, &mut problems);
-    stop_if_any(&mut problems)?;
+    stop_if_any(set, &mut problems)?;
 
     let duplicates = duplicates::find(set, &table, &bindings, &kept);
     if options.duplicate_symbols_are_errors {
-        problems.extend(duplicates::as_problems(set, &duplicates));
-        stop_if_any(&mut problems)?;
+        problems.extend(duplicates.iter().map(|d| d.problem(set)));
+        stop_if_any(set, &mut problems)?;
     }
+    warnings.extend(
+        bound
+            .warnings
+            .into_iter()
+            .filter(|(id, _)| kept[*id].is_some())
+            .map(|(_, w)| w),
+    );
 
     Ok(Link {
         init_order: order::initialization(set, &needed, &kept),
@@ -131,17 +141,17 @@ pub fn resolve<'a>(
         cycles: instantiation.cycles,
         duplicates,
         start: starts.first().copied(),
+        warnings,
     })
 }
 
 /// Ends resolution with every problem found so far, if there is any.
-fn stop_if_any(problems: &mut Vec<Problem>) -> Result<(), ResolveError> {
+fn stop_if_any(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> Result<(), ResolveError> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(ResolveError {
-            problems: std::mem::take(problems),
-        })
+        let inputs = set.iter().map(|(_, l)| l.name.to_string()).collect();
+        Err(ResolveError::new(std::mem::take(problems), inputs))
     }
 }
 

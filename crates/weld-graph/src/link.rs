@@ -121,6 +121,94 @@ pub enum RootReason {
     Start,
 }
 
+/// Something resolution did that the user should know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkWarning {
+    /// With `stub_missing_functions`, a function import whose name is defined only with other
+    /// types was bound to a trapping stub.
+    StubbedTypeMismatch {
+        /// The importing library.
+        library: String,
+        /// The function.
+        name: String,
+        /// The signature it is imported with.
+        imported: FuncSig,
+        /// The definitions of the name (at most 8) and their types.
+        definitions: Vec<crate::Candidate>,
+    },
+    /// A library's active data segments write past the data region its MEM_INFO declares; the
+    /// linker reserves what they write.
+    DataPastRegion {
+        /// The library.
+        library: String,
+        /// MEM_INFO's memory size.
+        declared: u32,
+        /// The bytes the segments write from `__memory_base` (reserved instead).
+        written: u64,
+    },
+    /// A data symbol's offset lies past the library's data region: its address is in the next
+    /// library's data.
+    SymbolPastRegion {
+        /// The library.
+        library: String,
+        /// The symbol.
+        symbol: String,
+        /// Its offset from `__memory_base`.
+        offset: i32,
+        /// MEM_INFO's memory size.
+        size: u32,
+    },
+}
+
+impl std::fmt::Display for LinkWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use weld_module::text::escape;
+        match self {
+            LinkWarning::StubbedTypeMismatch {
+                library,
+                name,
+                imported,
+                definitions,
+            } => {
+                write!(
+                    f,
+                    "library `{}` imports `env.{}` as function {imported}, but it is defined only with another type (",
+                    escape(library),
+                    escape(name)
+                )?;
+                for (i, d) in definitions.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "`{}` exports {}", escape(&d.library), d.ty)?;
+                }
+                f.write_str("); it is a stub that traps when called (--stub-missing-functions)")
+            }
+            LinkWarning::DataPastRegion {
+                library,
+                declared,
+                written,
+            } => write!(
+                f,
+                "library `{}` declares {declared} bytes of data (dylink.0 MEM_INFO) but its data segments write {written}; weld reserves {written}",
+                escape(library)
+            ),
+            LinkWarning::SymbolPastRegion {
+                library,
+                symbol,
+                offset,
+                size,
+            } => write!(
+                f,
+                "library `{}` exports data symbol `{}` at offset {offset}, past its data region of {size} bytes (dylink.0 MEM_INFO): its address is in memory that is not its own",
+                escape(library),
+                escape(symbol)
+            ),
+        }
+    }
+}
+
 /// The result of resolution and ordering.
 #[derive(Clone, Debug)]
 pub struct Link<'a> {
@@ -143,6 +231,8 @@ pub struct Link<'a> {
     pub duplicates: Vec<Duplicate<'a>>,
     /// The library exporting `_start`, if any.
     pub start: Option<LibId>,
+    /// What the user should know about the kept libraries' bindings.
+    pub warnings: Vec<LinkWarning>,
 }
 
 impl<'a> Link<'a> {

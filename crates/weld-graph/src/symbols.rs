@@ -58,4 +58,27 @@ impl<'a> SymbolTable<'a> {
         }
         weak
     }
+
+    /// The libraries other than the winner's that define `name` strongly with an export for
+    /// which `fits` is true (duplicates of a strong `winner`; none when the winner is weak).
+    pub fn rivals(
+        &self,
+        set: &LibrarySet<'a>,
+        name: &str,
+        winner: ExportRef,
+        fits: impl Fn(&Export<'a>) -> bool,
+    ) -> Vec<LibId> {
+        if set.export(winner).is_weak() {
+            return Vec::new();
+        }
+        self.definitions(name)
+            .iter()
+            .filter(|&&r| r.library() != winner.library())
+            .filter(|&&r| {
+                let e = set.export(r);
+                !e.is_weak() && fits(e)
+            })
+            .map(|r| r.library())
+            .collect()
+    }
 }

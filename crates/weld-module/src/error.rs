@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::EntityType;
+use crate::text::escape;
 
 /// Why a library could not be parsed: which library, where, what kind of problem, and a message
 /// saying what was expected and what was found.
@@ -92,13 +93,10 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (library, message) = (escape(&self.library), escape(&self.message));
         match self.offset {
-            Some(off) => write!(
-                f,
-                "{}: at byte offset {off:#x}: {}",
-                self.library, self.message
-            ),
-            None => write!(f, "{}: {}", self.library, self.message),
+            Some(off) => write!(f, "{library}: at byte offset {off:#x}: {message}"),
+            None => write!(f, "{library}: {message}"),
         }
     }
 }

@@ -23,6 +23,7 @@
 //! | `library` | the result: [`Library`], [`Import`], [`Export`] and their roles |
 //! | `types` | [`FuncSig`], [`EntityType`], [`MemInfo`] |
 //! | `error` | [`ParseError`] (typed by [`ParseErrorKind`]) and [`Warning`] |
+//! | [`text`] | input-derived names made safe to print |
 //!
 //! This crate is for anyone who needs to read a WebAssembly dynamic library; it knows nothing of
 //! other libraries. Resolution between libraries is `weld-graph`'s job.
@@ -66,11 +67,14 @@ mod error;
 mod header;
 mod library;
 mod parse;
+pub mod text;
 mod types;
 
 pub use abi::{SYM_BINDING_LOCAL, SYM_BINDING_WEAK, SYM_TLS, SYM_VISIBILITY_HIDDEN};
 pub use error::{AbiImportError, ParseError, ParseErrorKind, Warning, WarningKind};
-pub use library::{CustomSection, Export, Import, ImportClass, Library, SpecialExport};
+pub use library::{
+    CustomSection, DataSegment, Export, Import, ImportClass, Library, SpecialExport,
+};
 pub use types::{EntityType, FuncSig, MemInfo, ValType};
 
 #[cfg(test)]

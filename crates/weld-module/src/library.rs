@@ -100,6 +100,18 @@ impl Export<'_> {
     }
 }
 
+/// An active data segment written into the library's own data region: at `__memory_base`
+/// plus a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataSegment {
+    /// Byte offset of the segment in the input.
+    pub at: u64,
+    /// Where it starts, relative to `__memory_base`.
+    pub start: i64,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
 /// A custom section, borrowed from the input.
 #[derive(Clone, Copy, Debug)]
 pub struct CustomSection<'a> {
@@ -140,6 +152,10 @@ pub struct Library<'a> {
     pub defined_memories: u32,
     /// Tables the module defines itself.
     pub defined_tables: u32,
+    /// The active data segments placed relative to `__memory_base` in the shared memory (other
+    /// segments — passive ones, or ones at other addresses or in other memories — are not
+    /// listed).
+    pub data_segments: Vec<DataSegment>,
     /// Whether the module has a `start` section.
     pub has_start_section: bool,
     /// Non-fatal observations.
@@ -147,6 +163,19 @@ pub struct Library<'a> {
 }
 
 impl<'a> Library<'a> {
+    /// The bytes of its data region: MEM_INFO's memory size, or more when an active data
+    /// segment at `__memory_base` writes past it (the linker reserves what is written).
+    pub fn data_extent(&self) -> u64 {
+        let written = self
+            .data_segments
+            .iter()
+            .filter(|s| s.start >= 0)
+            .map(|s| s.start.unsigned_abs().saturating_add(s.len))
+            .max()
+            .unwrap_or(0);
+        written.max(u64::from(self.mem_info.memory_size))
+    }
+
     /// The export named `name`, if any.
     pub fn export(&self, name: &str) -> Option<&Export<'a>> {
         self.exports.iter().find(|e| e.name == name)

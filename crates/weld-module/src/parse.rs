@@ -14,7 +14,8 @@ use crate::classify;
 use crate::dylink;
 use crate::header;
 use crate::{
-    CustomSection, FuncSig, Library, MemInfo, ParseError, ParseErrorKind, Warning, WarningKind,
+    CustomSection, DataSegment, FuncSig, Library, MemInfo, ParseError, ParseErrorKind, Warning,
+    WarningKind,
 };
 
 /// The library being parsed, for error messages.
@@ -125,6 +126,7 @@ impl<'a> Library<'a> {
             component_types: Vec::new(),
             defined_memories: 0,
             defined_tables: 0,
+            data_segments: Vec::new(),
             has_start_section: false,
             warnings: Vec::new(),
         }
@@ -179,6 +181,7 @@ impl<'a> Reader<'a, '_> {
                     parser.skip_section();
                     offset = self.skip_code(offset, size, unchecked_range)?;
                 }
+                Payload::DataSection(reader) => self.data(reader)?,
                 Payload::CustomSection(reader) => self.custom(reader)?,
                 Payload::End(_) => return Ok(()),
                 _ => {}
@@ -306,6 +309,51 @@ impl<'a> Reader<'a, '_> {
         Ok(end)
     }
 
+    /// The active segments at `__memory_base` plus a constant in `env.memory` (their payloads
+    /// are not read): where the library writes its data, to check it against MEM_INFO.
+    fn data(&mut self, reader: wasmparser::DataSectionReader<'a>) -> Result<(), ParseError> {
+        let (Some(memory), Some(base)) = (self.env_memory(), self.memory_base_global()) else {
+            return Ok(());
+        };
+        for d in reader.into_iter_with_offsets() {
+            let (at, d) = d.map_err(|e| self.cx.wasm(e))?;
+            if let wasmparser::DataKind::Active {
+                memory_index,
+                offset_expr,
+            } = d.kind
+                && memory_index == memory
+                && let Some(start) = base_relative(&offset_expr, base)
+            {
+                self.lib.data_segments.push(DataSegment {
+                    at,
+                    start,
+                    len: d.data.len() as u64,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The memory index of the `env.memory` import, if any.
+    fn env_memory(&self) -> Option<u32> {
+        self.import_index(|ty| matches!(ty, TypeRef::Memory(_)), abi::MEMORY)
+    }
+
+    /// The global index of the `env.__memory_base` import, if any.
+    fn memory_base_global(&self) -> Option<u32> {
+        self.import_index(|ty| matches!(ty, TypeRef::Global(_)), abi::MEMORY_BASE)
+    }
+
+    /// The index of import `env.name` among the imports of its kind (`is_kind`).
+    fn import_index(&self, is_kind: impl Fn(&TypeRef) -> bool, name: &str) -> Option<u32> {
+        self.imports
+            .iter()
+            .filter(|(_, i)| is_kind(&i.ty))
+            .zip(0u32..)
+            .find(|((_, i), _)| i.module == abi::ENV && i.name == name)
+            .map(|(_, index)| index)
+    }
+
     /// `dylink.0` (read into the library) and the `component-type*` sections (borrowed).
     fn custom(&mut self, reader: wasmparser::CustomSectionReader<'a>) -> Result<(), ParseError> {
         let name = reader.name();
@@ -332,6 +380,31 @@ impl<'a> Reader<'a, '_> {
             });
         }
         Ok(())
+    }
+}
+
+/// For an offset expression `global.get base`, optionally plus `i32.const N` (either order,
+/// extended constant expressions), the offset relative to global `base`.
+fn base_relative(expr: &wasmparser::ConstExpr<'_>, base: u32) -> Option<i64> {
+    let mut ops = expr.get_operators_reader();
+    let mut saw_base = false;
+    let mut constant = None;
+    let mut added = false;
+    loop {
+        match ops.read().ok()? {
+            Operator::GlobalGet { global_index } if global_index == base && !saw_base => {
+                saw_base = true;
+            }
+            Operator::I32Const { value } if constant.is_none() => constant = Some(value),
+            Operator::I32Add if saw_base && constant.is_some() && !added => added = true,
+            Operator::End => break,
+            _ => return None,
+        }
+    }
+    match (saw_base, constant, added) {
+        (true, None, false) => Some(0),
+        (true, Some(c), true) => Some(i64::from(c)),
+        _ => None,
     }
 }
 

@@ -60,7 +60,7 @@ pub struct MemInfo {
 }
 
 /// The type of an imported or exported entity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EntityType {
     /// A function with this signature.
     Func(FuncSig),

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use weld_module::FuncSig;
+use weld_module::text::escape;
 
 /// Why synthesis failed: every problem found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,8 +40,22 @@ pub enum SynthProblem {
     },
     /// More table slots than a 32-bit table index holds.
     TableOverflow {
+        /// The library whose table region goes past the limit, or `None` when the function
+        /// slots after all regions do.
+        library: Option<String>,
         /// Slots needed.
         slots: u64,
+    },
+    /// A data symbol's address lies past the end of the initial memory.
+    SymbolPastMemory {
+        /// The library.
+        library: String,
+        /// The symbol.
+        symbol: String,
+        /// Its address (`__memory_base` + offset).
+        address: i64,
+        /// The end of the initial memory (`__heap_end`).
+        memory_end: u32,
     },
     /// A library's `env.memory` import allows fewer pages than the link needs.
     MemoryMaximum {
@@ -98,10 +113,62 @@ pub enum SynthProblem {
     },
 }
 
+impl SynthProblem {
+    /// The problem with every input-derived name made safe to print.
+    fn escaped(&self) -> SynthProblem {
+        let e = |s: &String| escape(s).into_owned();
+        let mut p = self.clone();
+        match &mut p {
+            SynthProblem::MemoryOverflow { library, .. }
+            | SynthProblem::TableMaximum { library, .. } => *library = e(library),
+            SynthProblem::SymbolPastMemory {
+                library, symbol, ..
+            } => {
+                *library = e(library);
+                *symbol = e(symbol);
+            }
+            SynthProblem::TableOverflow { library, .. } => *library = library.as_ref().map(e),
+            SynthProblem::MemoryMaximum {
+                library, needed_by, ..
+            } => {
+                *library = e(library);
+                *needed_by = needed_by.as_ref().map(e);
+            }
+            SynthProblem::GotMemNotConstant {
+                library,
+                symbol,
+                exporter,
+            } => {
+                *library = e(library);
+                *symbol = e(symbol);
+                *exporter = e(exporter);
+            }
+            SynthProblem::ComponentImportNotFunction {
+                library,
+                module,
+                name,
+                ..
+            }
+            | SynthProblem::ComponentImportTypes {
+                library,
+                module,
+                name,
+                ..
+            } => {
+                *library = e(library);
+                *module = e(module);
+                *name = e(name);
+            }
+            SynthProblem::StackNotAligned { .. } | SynthProblem::HeapOverflow { .. } => {}
+        }
+        p
+    }
+}
+
 impl fmt::Display for SynthProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pages = |n: u64| format!("{n} page{}", if n == 1 { "" } else { "s" });
-        match self {
+        match &self.escaped() {
             SynthProblem::StackNotAligned { stack_size } => write!(
                 f,
                 "stack size {stack_size} is not a multiple of 16 (the C ABI keeps the stack pointer 16-byte aligned)"
@@ -118,9 +185,28 @@ impl fmt::Display for SynthProblem {
                 f,
                 "memory layout overflow: the stack ({stack_size} bytes) and all libraries' data need {needed} bytes, more than a 32-bit memory holds"
             ),
-            SynthProblem::TableOverflow { slots } => write!(
+            SynthProblem::TableOverflow {
+                library: Some(library),
+                slots,
+            } => write!(
                 f,
-                "table layout overflow: {slots} slots needed, more than a 32-bit table index holds"
+                "table layout overflow: placing the table region of `{library}` (dylink.0 MEM_INFO) brings the table to {slots} slots, more than a 32-bit table index holds"
+            ),
+            SynthProblem::TableOverflow {
+                library: None,
+                slots,
+            } => write!(
+                f,
+                "table layout overflow: the libraries' table regions and the slots of functions whose address is taken need {slots} slots, more than a 32-bit table index holds"
+            ),
+            SynthProblem::SymbolPastMemory {
+                library,
+                symbol,
+                address,
+                memory_end,
+            } => write!(
+                f,
+                "library `{library}` exports data symbol `{symbol}` at address {address:#x}, past the end of memory ({memory_end:#x}): its dylink.0 MEM_INFO or the symbol's offset is wrong"
             ),
             SynthProblem::MemoryMaximum {
                 library,

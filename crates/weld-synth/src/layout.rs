@@ -113,7 +113,9 @@ fn memory(
         table_base: set.per_lib(|_, _| 0),
         ..Layout::default()
     };
-    let mut mem = align_up(u64::from(options.stack_size), 16);
+    // Nothing but the stack starts at address 0, so that no object's address is NULL: with no
+    // stack the first bytes stay unused, as below wasm-ld's global base.
+    let mut mem = align_up(u64::from(options.stack_size).max(16), 16);
     let mut table: u64 = 1;
     if dlopen::needs_table(set, link) {
         let size = dlopen::table_size(set, link);
@@ -132,8 +134,16 @@ fn memory(
         table = align_up(table, u64::from(mi.table_alignment));
         layout.memory_base[l] = u32_of(mem.min(u64::from(u32::MAX)));
         layout.table_base[l] = u32_of(table.min(u64::from(u32::MAX)));
-        mem += u64::from(mi.memory_size);
+        // MEM_INFO's size, or what the data segments write if that is more.
+        mem = mem.saturating_add(set[l].data_extent());
         table += u64::from(mi.table_size);
+        if table > u64::from(u32::MAX) {
+            return Err(SynthProblem::TableOverflow {
+                library: Some(set.name(l).to_string()),
+                slots: table,
+            }
+            .into());
+        }
         if mem > u64::from(u32::MAX) {
             return Err(SynthProblem::MemoryOverflow {
                 library: set.name(l).to_string(),
@@ -156,7 +166,39 @@ fn memory(
     layout.heap_end = u32_of(heap_end);
     layout.memory_pages = u32_of(heap_end / PAGE);
     layout.first_function_slot = u32_of(table.min(u64::from(u32::MAX)));
+    symbols_in_memory(set, link, &layout)?;
     Ok((layout, table))
+}
+
+/// Every data symbol's address must lie in the initial memory (a symbol past the library's own
+/// region is a warning of weld-graph; one past the memory's end is an error).
+fn symbols_in_memory(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    layout: &Layout,
+) -> Result<(), SynthError> {
+    let mut problems = Vec::new();
+    for &l in &link.instantiation_order {
+        for e in &set[l].exports {
+            let Some(offset) = e.const_i32.filter(|_| e.is_symbol() && e.is_data()) else {
+                continue;
+            };
+            let address = i64::from(layout.memory_base[l]) + i64::from(offset);
+            if e.flags & weld_module::SYM_TLS == 0 && address > i64::from(layout.heap_end) {
+                problems.push(SynthProblem::SymbolPastMemory {
+                    library: set.name(l).to_string(),
+                    symbol: e.name.to_string(),
+                    address,
+                    memory_end: layout.heap_end,
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(SynthError { problems })
+    }
 }
 
 /// Function slots: `GOT.func` targets and shim targets, in instantiation order of the importer,
@@ -206,7 +248,11 @@ fn slots(
         }
     }
     if slots.next > u64::from(u32::MAX) {
-        return Err(SynthProblem::TableOverflow { slots: slots.next }.into());
+        return Err(SynthProblem::TableOverflow {
+            library: None,
+            slots: slots.next,
+        }
+        .into());
     }
     layout.table_size = u32_of(slots.next);
     Ok(())
