@@ -23,6 +23,9 @@
 //! 5. **run 2**: links the same set plus `weldext` as a dl-openable library named by the path
 //!    CPython's importer will `dlopen` (its `lib-dynload` directory and first extension suffix,
 //!    both learnt in run 1), and checks that `import weldext; print(weldext.answer())` prints 42.
+//! 6. **run 3**: run 2's link again, written as componentize-py writes it against
+//!    wit-component's by-value `Linker` with only the `use` line changed to
+//!    `weld_component::compat::Linker`, and the same check.
 //!
 //! `--compare` also links both sets with wit-component's `Linker` (what `wasm-tools component
 //! link` uses) and runs the result, to compare link times and behaviour. `-v` prints weld's
@@ -197,6 +200,20 @@ pub fn run(args: &[String]) -> Result<()> {
         "run 2: Python did not print 42"
     );
     println!("cpython:   ok: weldext.answer() returned 42");
+
+    // 6. Run 3: the same link as run 2, written as componentize-py writes it against
+    //    wit-component's by-value `Linker`, with only its `use` line changed.
+    println!("\ncpython: run 3: run 2's link through weld_component::compat::Linker");
+    let t = Instant::now();
+    let component = compat_link(&set, &driver, (&guest_ext, &ext))?;
+    timings.push(("weld compat link (run 3)".into(), t.elapsed()));
+    let out3 = run_component(&engine, &component, &work, EXT_CODE, &mut timings, "run 3")?;
+    check_run(&out3)?;
+    ensure!(
+        out3.stdout.lines().any(|l| l == "42"),
+        "run 3: Python did not print 42"
+    );
+    println!("cpython:   ok: the compat Linker's component imports weldext and prints 42");
 
     if compare {
         println!("\ncpython: --compare: the same links with wit-component's Linker");
@@ -986,6 +1003,24 @@ fn weld_link(
         }
     }
     Ok((linked.component, took))
+}
+
+/// Run 2's link written against wit-component ≤ 0.254's by-value `Linker`, as componentize-py
+/// writes it; only the `use` line says `weld_component::compat::Linker`.
+fn compat_link(set: &CpythonSet, driver: &[u8], ext: (&str, &[u8])) -> Result<Vec<u8>> {
+    use weld_component::compat::Linker;
+
+    let mut libraries: Vec<(&str, &[u8], bool)> = vec![(DRIVER, driver, false)];
+    for name in CPYTHON_SET {
+        libraries.push((name, set.lib(name)?, false));
+    }
+    libraries.push((ext.0, ext.1, true));
+    let mut linker = Linker::default().validate(true).use_built_in_libdl(true);
+    for (name, bytes, dl_openable) in libraries {
+        linker = linker.library(name, bytes, dl_openable)?;
+    }
+    linker = linker.adapter(ADAPTER_NAME, &set.adapter)?;
+    linker.encode()
 }
 
 /// The same link with wit-component's `Linker`.

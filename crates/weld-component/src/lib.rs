@@ -38,6 +38,7 @@
 //! | `validate` | stage 7: validation overlapped with linking; [`validate()`] |
 //! | `report` | stage 8: [`Report`] and its rows |
 //! | `error` | [`LinkError`] and its parts |
+//! | [`compat`] | drop-in replacements for `wit_component::Linker` (the 0.254 and 0.263 shapes) |
 //!
 //! ```
 //! use weld_component::{Kept, Linker, RootReason};
@@ -69,6 +70,7 @@
 #![warn(missing_docs)]
 
 mod append;
+pub mod compat;
 mod encode;
 mod error;
 mod linker;
