@@ -185,3 +185,50 @@ fn the_report_serializes() {
     assert_eq!(json["symbols"][0]["via"], "env");
     assert_eq!(json["instantiation_order"][0], "libbase.so");
 }
+
+/// The byte ranges of the component's top-level core modules, in index order.
+fn core_modules(component: &[u8]) -> Vec<std::ops::Range<u64>> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection {
+                unchecked_range, ..
+            } => {
+                if depth == 0 {
+                    out.push(unchecked_range);
+                }
+                depth += 1;
+            }
+            wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_reports_core_module_indices_point_at_the_libraries_bytes() {
+    let libs: Vec<(&str, Vec<u8>)> = weld_tests::PROGRAM
+        .iter()
+        .map(|n| (*n, weld_tests::fixture(n)))
+        .collect();
+    let linked = link(&libs, false).unwrap();
+    let modules = core_modules(&linked.component);
+    for ((name, bytes), row) in libs.iter().zip(&linked.report.libraries) {
+        let (module, _instance) = row.core.unwrap();
+        let range = modules[module as usize].clone();
+        let range = range.start as usize..range.end as usize;
+        assert_eq!(&linked.component[range], &bytes[..], "{name}");
+        assert_eq!(
+            row.memory_size,
+            u64::from(
+                weld_module::Library::parse(name, bytes)
+                    .unwrap()
+                    .mem_info
+                    .memory_size
+            )
+        );
+    }
+}

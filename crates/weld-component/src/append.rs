@@ -206,6 +206,9 @@ pub(crate) struct Appended {
     pub(crate) checked: Vec<Range<usize>>,
     /// How many exports the component has.
     pub(crate) component_exports: u32,
+    /// Per kept library: its index in the component's core module index space, and its core
+    /// instance's index.
+    pub(crate) placement: PerLib<Option<(u32, u32)>>,
 }
 
 /// Appends the libraries of `synth` to the encoder's output `c0`.
@@ -261,10 +264,14 @@ pub(crate) fn libraries(
         .collect();
     a.instantiate(modules.init, &init_args, None);
     check_index_spaces(&a.s)?;
+    let placement = modules
+        .libraries
+        .map(|id, m| m.zip(a.library_instances[id]));
     Ok(Appended {
         component: a.out,
         checked,
         component_exports,
+        placement,
     })
 }
 

@@ -90,6 +90,7 @@ fn link_in_scope(
         synth,
         export_duplicates,
         component_exports,
+        placement,
         ..
     } = assembled?;
     if let Err(e) = structure {
@@ -98,7 +99,13 @@ fn link_in_scope(
             message: e.message().to_string(),
         }));
     }
-    let mut report = report::make(&set, &link, &synth, &export_duplicates);
+    let mut report = report::make(&report::Facts {
+        set: &set,
+        link: &link,
+        synth: &synth,
+        export_duplicates: &export_duplicates,
+        placement: &placement,
+    });
     if component_exports == 0
         && let Some(start) = link.start
     {
@@ -151,6 +158,8 @@ struct Assembled<'a> {
     export_duplicates: Vec<Duplicate<'a>>,
     /// How many exports the component has.
     component_exports: u32,
+    /// Each kept library's core module and core instance indices.
+    placement: PerLib<Option<(u32, u32)>>,
 }
 
 /// Stages 4–6: the merged world and who implements each export, the synthesized modules, and
@@ -194,6 +203,7 @@ fn assemble<'a>(
         synth,
         export_duplicates: exports.duplicates,
         component_exports: appended.component_exports,
+        placement: appended.placement,
     })
 }
 

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use weld_graph::{Binding, Duplicate, KeepReason, LibrarySet, Link, LinkWarning, RootReason};
+use weld_graph::{
+    Binding, Duplicate, KeepReason, LibrarySet, Link, LinkWarning, PerLib, RootReason,
+};
 use weld_module::text::escape;
 use weld_module::{FuncSig, WarningKind, abi};
 use weld_synth::Synthesized;
@@ -49,6 +51,13 @@ pub struct LibraryRow {
     pub kept: Option<Kept>,
     /// Its `__memory_base` and `__table_base`, when kept.
     pub bases: Option<(u32, u32)>,
+    /// The bytes of its data region (MEM_INFO's size, or what its data segments write).
+    pub memory_size: u64,
+    /// The slots of its table region (MEM_INFO).
+    pub table_size: u32,
+    /// When kept, the index of its module in the component's core module index space (its
+    /// bytes, verbatim) and of its core instance.
+    pub core: Option<(u32, u32)>,
     /// Whether it has a start function (it runs when the library is instantiated, before
     /// relocations and constructors).
     pub has_start_function: bool,
@@ -351,13 +360,26 @@ impl Report {
     }
 }
 
+/// What a successful link decided, for [`make`].
+pub(crate) struct Facts<'f, 'a> {
+    pub(crate) set: &'f LibrarySet<'a>,
+    pub(crate) link: &'f Link<'a>,
+    pub(crate) synth: &'f Synthesized,
+    /// Component exports defined strongly by several libraries.
+    pub(crate) export_duplicates: &'f [Duplicate<'a>],
+    /// Each kept library's core module and core instance indices.
+    pub(crate) placement: &'f PerLib<Option<(u32, u32)>>,
+}
+
 /// Builds the report of a successful link.
-pub(crate) fn make(
-    set: &LibrarySet<'_>,
-    link: &Link<'_>,
-    synth: &Synthesized,
-    export_duplicates: &[Duplicate<'_>],
-) -> Report {
+pub(crate) fn make(facts: &Facts<'_, '_>) -> Report {
+    let Facts {
+        set,
+        link,
+        synth,
+        export_duplicates,
+        placement,
+    } = *facts;
     let name = |id| set.name(id).to_string();
     let layout = &synth.layout;
     let libraries = set
@@ -371,6 +393,9 @@ pub(crate) fn make(
             bases: link
                 .is_kept(id)
                 .then(|| (layout.memory_base[id], layout.table_base[id])),
+            memory_size: lib.data_extent(),
+            table_size: lib.mem_info.table_size,
+            core: placement[id],
             has_start_function: lib.has_start_section,
         })
         .collect();
