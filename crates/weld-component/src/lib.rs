@@ -38,6 +38,7 @@
 //! | `validate` | stage 7: validation overlapped with linking; [`validate()`] |
 //! | `report` | stage 8: [`Report`] and its rows |
 //! | `error` | [`LinkError`] and its parts |
+//! | [`search`] | finding NEEDED libraries in search directories and `RUNTIME_PATH` |
 //! | [`compat`] | drop-in replacements for `wit_component::Linker` (the 0.254 and 0.263 shapes) |
 //!
 //! ```
@@ -77,6 +78,7 @@ mod linker;
 mod options;
 mod pipeline;
 mod report;
+pub mod search;
 mod validate;
 mod world;
 

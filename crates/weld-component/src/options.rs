@@ -32,6 +32,9 @@ pub struct LinkOptions {
     pub return_call_ref: bool,
     /// Link weld's built-in `libdl.so` as an extra library.
     pub use_built_in_libdl: bool,
+    /// The directories libraries were searched in (see [`crate::search`]), named when a
+    /// NEEDED library is missing.
+    pub search_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for LinkOptions {
@@ -49,6 +52,7 @@ impl Default for LinkOptions {
             debug_names: true,
             return_call_ref: false,
             use_built_in_libdl: false,
+            search_dirs: Vec::new(),
         }
     }
 }

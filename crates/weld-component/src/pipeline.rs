@@ -143,7 +143,14 @@ fn resolve<'a>(
     graph_options.stub_missing_functions = options.stub_missing_functions;
     graph_options.duplicate_symbols_are_errors = options.duplicate_symbols_are_errors;
     let roots = world::summary(worlds).map(|_, w| w == &Some(true));
-    weld_graph::resolve(set, &roots, &graph_options).map_err(LinkError::Resolve)
+    weld_graph::resolve(set, &roots, &graph_options).map_err(|mut e| {
+        e.searched = options
+            .search_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        LinkError::Resolve(e)
+    })
 }
 
 /// The output of [`assemble`].

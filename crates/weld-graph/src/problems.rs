@@ -500,12 +500,18 @@ pub struct ResolveError {
     pub problems: Vec<Problem>,
     /// The names of all inputs (for the message, when a NEEDED name is missing).
     pub inputs: Vec<String>,
+    /// The directories libraries were searched in, if any (for the same message).
+    pub searched: Vec<String>,
 }
 
 impl ResolveError {
     /// An error with `problems`, in a link of the inputs named `inputs`.
     pub fn new(problems: Vec<Problem>, inputs: Vec<String>) -> Self {
-        ResolveError { problems, inputs }
+        ResolveError {
+            problems,
+            inputs,
+            searched: Vec::new(),
+        }
     }
 }
 
@@ -649,8 +655,16 @@ impl<'p> UnresolvedKey<'p> {
 }
 
 impl ResolveError {
-    /// "; inputs are named …" after a missing library.
+    /// "; inputs are named …" (and the directories searched) after a missing library.
     fn write_inputs(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.searched.is_empty() {
+            f.write_str("; it is in none of the search directories ")?;
+            write_names(
+                f,
+                self.searched.iter().map(String::as_str),
+                self.searched.len(),
+            )?;
+        }
         if self.inputs.is_empty() {
             return Ok(());
         }
