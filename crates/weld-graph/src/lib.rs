@@ -145,6 +145,19 @@ pub fn resolve<'a>(
     })
 }
 
+/// The initialization order of `members` (libraries of `set`): NEEDED dependencies first, ties
+/// and the members of a NEEDED cycle in input order — what [`Link::init_order`] is for the kept
+/// libraries.
+pub fn init_order(set: &LibrarySet<'_>, members: &[LibId]) -> Vec<LibId> {
+    let mut problems = Vec::new();
+    let needed = checks::needed(set, &mut problems);
+    let mut kept = set.per_lib(|_, _| None);
+    for &id in members {
+        kept[id] = Some(KeepReason::Root(RootReason::ComponentExports));
+    }
+    order::initialization(set, &needed, &kept)
+}
+
 /// Ends resolution with every problem found so far, if there is any.
 fn stop_if_any(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> Result<(), ResolveError> {
     if problems.is_empty() {

@@ -1,0 +1,52 @@
+//! Fusion (weld-fuse): libraries fused into one dynamic library behave as when linked apart.
+
+use weld_graph::LibrarySet;
+use weld_module::Library;
+use weld_tests::{PROGRAM, Running, fixture};
+
+/// Fuses the fixture program's libraries into one library named `libprogram.so`.
+fn fused_program(closed: bool) -> Vec<u8> {
+    let bytes: Vec<(&str, Vec<u8>)> = PROGRAM.iter().map(|n| (*n, fixture(n))).collect();
+    let set = LibrarySet::new(
+        bytes
+            .iter()
+            .map(|(n, b)| (Library::parse(n, b).unwrap(), false)),
+    );
+    let parts: Vec<_> = set.ids().collect();
+    let mut options = weld_fuse::FuseOptions::new("libprogram.so");
+    options.closed = closed;
+    let fused = weld_fuse::fuse(&set, &parts, &options).unwrap();
+    if let Err(e) = wasmparser::validate(&fused.bytes) {
+        std::fs::write("/tmp/fused-program.wasm", &fused.bytes).unwrap();
+        panic!("the fused library does not validate: {e}");
+    }
+    fused.bytes
+}
+
+fn check_program(component: &[u8]) -> String {
+    use wasmtime::component::Val;
+    let mut run = Running::new(component).unwrap();
+    assert_eq!(run.call_s32("app-counter", &[]).unwrap(), 101);
+    assert_eq!(run.call_s32("base-ptr-value", &[]).unwrap(), 30);
+    assert!(run.call_bool("fn-ptrs-equal").unwrap());
+    assert_eq!(
+        run.call_s32("call-through-pointer", &[Val::S32(2), Val::S32(3)])
+            .unwrap(),
+        5
+    );
+    assert_eq!(run.call_s32("ping", &[Val::S32(5)]).unwrap(), 7);
+    run.call_string("init-log").unwrap()
+}
+
+#[test]
+fn the_fused_program_runs_like_the_program() {
+    for closed in [false, true] {
+        let fused = fused_program(closed);
+        let lib = Library::parse("libprogram.so", &fused).unwrap();
+        assert!(lib.needed.is_empty(), "{:?}", lib.needed);
+        let mut linker = weld_component::Linker::default();
+        linker.library("libprogram.so", fused.as_slice());
+        let linked = linker.encode().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(check_program(&linked.component), "BAPQM");
+    }
+}
