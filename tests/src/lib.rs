@@ -43,12 +43,42 @@ pub fn weld_link(
     linker.encode()
 }
 
+/// How a test links: apart (one core module per library) or fused into one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Each library its own core module.
+    Apart,
+    /// The kept libraries fused into one (`LinkOptions::fuse`).
+    Fused,
+}
+
+/// Both modes.
+pub const MODES: [Mode; 2] = [Mode::Apart, Mode::Fused];
+
+/// Links named libraries with weld in `mode`.
+pub fn weld_link_in(
+    mode: Mode,
+    libs: &[(&str, Vec<u8>)],
+) -> Result<weld_component::Linked, weld_component::LinkError> {
+    let mut linker = weld_component::Linker::default();
+    linker.fuse(mode == Mode::Fused);
+    for (name, bytes) in libs {
+        linker.library(*name, bytes.clone());
+    }
+    linker.encode()
+}
+
 /// Links fixtures (by file name) with weld, in the given order.
 pub fn weld_link_fixtures(names: &[&str]) -> Vec<u8> {
+    weld_link_fixtures_in(Mode::Apart, names)
+}
+
+/// Links fixtures (by file name) with weld in `mode`, in the given order.
+pub fn weld_link_fixtures_in(mode: Mode, names: &[&str]) -> Vec<u8> {
     let libs: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (*n, fixture(n))).collect();
-    match weld_link(&libs) {
+    match weld_link_in(mode, &libs) {
         Ok(l) => l.component,
-        Err(e) => panic!("weld failed to link {names:?}: {e}"),
+        Err(e) => panic!("weld failed to link {names:?} ({mode:?}): {e}"),
     }
 }
 
@@ -346,13 +376,18 @@ pub enum Verdict {
 /// for `error-*` cases both must fail; otherwise weld's output must validate and have the same
 /// WIT world as the reference's.
 pub fn conformance(case: &str) -> Verdict {
-    match conformance_inner(case) {
+    conformance_in(Mode::Apart, case)
+}
+
+/// [`conformance`], with weld linking in `mode`.
+pub fn conformance_in(mode: Mode, case: &str) -> Verdict {
+    match conformance_inner(mode, case) {
         Ok(v) => v,
         Err(e) => Verdict::Fail(format!("{e:#}")),
     }
 }
 
-fn conformance_inner(case: &str) -> Result<Verdict> {
+fn conformance_inner(mode: Mode, case: &str) -> Result<Verdict> {
     let dir = wit_component_suite().join(case);
     let config = case_config(&dir)?;
     let libs = prepare_case(&dir)?;
@@ -366,7 +401,8 @@ fn conformance_inner(case: &str) -> Result<Verdict> {
         .shim_return_call_ref(config.return_call_ref)
         .realloc_via_memory_grow(config.realloc_via_memory_grow);
     let mut weld = weld_component::Linker::default();
-    weld.stub_missing_functions(config.stub_missing_functions);
+    weld.stub_missing_functions(config.stub_missing_functions)
+        .fuse(mode == Mode::Fused);
     {
         let o = weld.options_mut();
         o.return_call_ref = config.return_call_ref;

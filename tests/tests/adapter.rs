@@ -4,7 +4,7 @@
 use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
 };
-use weld_tests::run_command;
+use weld_tests::{MODES, Mode, run_command};
 
 /// `_start` calls `greet` in another library, which writes its greeting with `fd_write`; the
 /// libraries form a cycle (greet calls back into the program for the text's length).
@@ -32,16 +32,19 @@ const GREET: &str = r#"(module
 
 #[test]
 fn command_with_preview1_adapter_prints() {
-    let mut linker = weld_component::Linker::default();
-    linker
-        .library("libprogram.so", wat::parse_str(PROGRAM).unwrap())
-        .library("libgreet.so", wat::parse_str(GREET).unwrap())
-        .adapter(
-            WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-            WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER.to_vec(),
-        );
-    let linked = linker.encode().unwrap_or_else(|e| panic!("{e}"));
-    let (ok, out) = run_command(&linked.component).unwrap();
-    assert!(ok);
-    assert_eq!(out, "hello from weld\n");
+    for mode in MODES {
+        let mut linker = weld_component::Linker::default();
+        linker
+            .library("libprogram.so", wat::parse_str(PROGRAM).unwrap())
+            .library("libgreet.so", wat::parse_str(GREET).unwrap())
+            .adapter(
+                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER.to_vec(),
+            )
+            .fuse(mode == Mode::Fused);
+        let linked = linker.encode().unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        let (ok, out) = run_command(&linked.component).unwrap();
+        assert!(ok, "{mode:?}");
+        assert_eq!(out, "hello from weld\n", "{mode:?}");
+    }
 }

@@ -50,3 +50,37 @@ fn the_fused_program_runs_like_the_program() {
         assert_eq!(check_program(&linked.component), "BAPQM");
     }
 }
+
+#[test]
+fn every_wit_component_link_case_conforms_when_fused() {
+    let cases = weld_tests::link_cases();
+    assert_eq!(cases.len(), 32, "{cases:?}");
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(
+            |c| match weld_tests::conformance_in(weld_tests::Mode::Fused, c) {
+                weld_tests::Verdict::Pass => None,
+                weld_tests::Verdict::Fail(why) => Some(format!("{c}: {why}")),
+            },
+        )
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn libraries_with_thread_local_storage_after_the_first_are_linked_apart() {
+    let dir = weld_tests::wit_component_suite().join("link-wasip3-tls");
+    let mut linker = weld_component::Linker::default();
+    linker.fuse(true);
+    for lib in weld_tests::prepare_case(&dir).unwrap() {
+        linker.library(lib.name, lib.wasm);
+    }
+    let linked = linker.encode().unwrap_or_else(|e| panic!("{e}"));
+    let fusion = linked.report.fusion.clone().unwrap();
+    // `c` and `foo` both own TLS; `foo` needs `c`, so `c` comes first and is fused.
+    assert_eq!(fusion.parts, ["c", "none"]);
+    assert_eq!(fusion.apart, ["foo"]);
+    // Each keeps its slot: the TLS accessors of two libraries are in the main module.
+    let lines = linked.report.lines().join("\n");
+    assert!(lines.contains("apart foo"), "{lines}");
+}

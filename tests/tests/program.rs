@@ -1,13 +1,18 @@
 //! End to end: the C fixture program (five libraries with a NEEDED cycle, GOT data, function
-//! pointers and constructors) linked by weld and run in wasmtime.
+//! pointers and constructors) linked by weld and run in wasmtime — each library apart, and all
+//! fused into one core module, with the same results.
 
 use wasmtime::component::Val;
-use weld_tests::{PROGRAM, Running, fixture, weld_link, weld_link_fixtures};
+use weld_tests::{
+    MODES, Mode, PROGRAM, Running, fixture, weld_link, weld_link_fixtures, weld_link_fixtures_in,
+    weld_link_in,
+};
 
 /// Runs every export of the fixture world and checks its result. Returns the init log.
-fn check_program(order: &[&str]) -> String {
-    let component = weld_link_fixtures(order);
-    let mut run = Running::new(&component).unwrap_or_else(|e| panic!("{order:?}: {e:#}"));
+fn check_program(mode: Mode, order: &[&str]) -> String {
+    let component = weld_link_fixtures_in(mode, order);
+    let mut run =
+        Running::new(&component).unwrap_or_else(|e| panic!("{order:?} ({mode:?}): {e:#}"));
     // libapp's constructor increments libbase's counter (set to 100 by libbase's constructor):
     // 101 only if libbase's constructor ran first.
     assert_eq!(run.call_s32("app-counter", &[]).unwrap(), 101, "{order:?}");
@@ -56,20 +61,24 @@ fn assert_dependencies_first(log: &str, order: &[&str]) {
 
 #[test]
 fn runs_in_dependency_order() {
-    let log = check_program(PROGRAM);
-    assert_eq!(log, "BAPQM");
+    for mode in MODES {
+        let log = check_program(mode, PROGRAM);
+        assert_eq!(log, "BAPQM", "{mode:?}");
+    }
 }
 
 #[test]
 fn runs_with_inputs_reversed() {
     let mut order = PROGRAM.to_vec();
     order.reverse();
-    let log = check_program(&order);
-    assert_dependencies_first(&log, &order);
-    // Ties go by input order (libpong, libping and libapp all only need libbase once it has
-    // run; the cycle is given first), and the NEEDED cycle is broken by input order too:
-    // libpong is given before libping.
-    assert_eq!(log, "BQPAM");
+    for mode in MODES {
+        let log = check_program(mode, &order);
+        assert_dependencies_first(&log, &order);
+        // Ties go by input order (libpong, libping and libapp all only need libbase once it
+        // has run; the cycle is given first), and the NEEDED cycle is broken by input order
+        // too: libpong is given before libping.
+        assert_eq!(log, "BQPAM", "{mode:?}");
+    }
 }
 
 #[test]
@@ -79,8 +88,10 @@ fn runs_in_every_rotation_with_an_unused_library() {
     for r in 0..all.len() {
         let mut order = all.clone();
         order.rotate_left(r);
-        let log = check_program(&order);
-        assert_dependencies_first(&log, &order);
+        for mode in MODES {
+            let log = check_program(mode, &order);
+            assert_dependencies_first(&log, &order);
+        }
     }
 }
 
@@ -89,30 +100,39 @@ fn unused_library_is_pruned() {
     let mut order = PROGRAM.to_vec();
     order.push("libunused.so");
     let libs: Vec<(&str, Vec<u8>)> = order.iter().map(|n| (*n, fixture(n))).collect();
-    let linked = weld_link(&libs).unwrap();
-    let unused = linked
-        .report
-        .libraries
-        .iter()
-        .position(|l| l.name == "libunused.so")
-        .unwrap();
-    assert_eq!(linked.report.libraries[unused].kept, None);
-    assert_eq!(linked.report.instantiation_order.len(), 5);
-    // The pruned library's bytes are not in the output.
-    let unused_bytes = fixture("libunused.so");
-    assert!(
-        !linked
-            .component
-            .windows(unused_bytes.len())
-            .any(|w| w == unused_bytes.as_slice())
-    );
+    for mode in MODES {
+        let linked = weld_link_in(mode, &libs).unwrap();
+        let unused = linked
+            .report
+            .libraries
+            .iter()
+            .position(|l| l.name == "libunused.so")
+            .unwrap();
+        assert_eq!(linked.report.libraries[unused].kept, None);
+        assert_eq!(linked.report.instantiation_order.len(), 5);
+        // The pruned library's code is not in the output: its one function's body is not.
+        let unused_bytes = fixture("libunused.so");
+        assert!(
+            !linked
+                .component
+                .windows(unused_bytes.len())
+                .any(|w| w == unused_bytes.as_slice())
+        );
+        if mode == Mode::Fused {
+            let fusion = linked.report.fusion.as_ref().unwrap();
+            assert!(!fusion.parts.iter().any(|p| p == "libunused.so"));
+            assert_eq!(fusion.parts.len(), 5);
+        }
+    }
 }
 
 #[test]
 fn output_is_deterministic() {
-    let a = weld_link_fixtures(PROGRAM);
-    let b = weld_link_fixtures(PROGRAM);
-    assert_eq!(a, b);
+    for mode in MODES {
+        let a = weld_link_fixtures_in(mode, PROGRAM);
+        let b = weld_link_fixtures_in(mode, PROGRAM);
+        assert_eq!(a, b, "{mode:?}");
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Stubs for missing functions, weak and `--stub-missing-functions`, run in wasmtime.
 
-use weld_tests::{Running, embed_world};
+use weld_tests::{MODES, Mode, Running, embed_world};
 
 const WIT: &str = "package weld:stubs; world w {
   export addr: func() -> s32;
@@ -26,33 +26,42 @@ const LIB: &str = r#"(module
   (func (export "call-pointer") (result i32) (call_indirect (type $t) (global.get $gone_addr)))
   (func (export "weak-addr") (result i32) global.get $maybe_addr))"#;
 
-fn link(stub: bool) -> Result<weld_component::Linked, weld_component::LinkError> {
+fn link(mode: Mode, stub: bool) -> Result<weld_component::Linked, weld_component::LinkError> {
     let lib = embed_world(wat::parse_str(LIB).unwrap(), WIT, "w");
     let mut linker = weld_component::Linker::default();
     linker
         .library("libuser.so", lib)
-        .stub_missing_functions(stub);
+        .stub_missing_functions(stub)
+        .fuse(mode == Mode::Fused);
     linker.encode()
 }
 
 #[test]
 fn missing_functions_are_an_error_without_the_option() {
-    let err = link(false).unwrap_err().to_string();
-    assert!(err.contains("`env.gone`"), "{err}");
-    assert!(err.contains("`GOT.func.gone`"), "{err}");
-    assert!(!err.contains("maybe"), "weak imports are fine: {err}");
-    assert!(err.contains("hint: --stub-missing-functions"), "{err}");
+    for mode in MODES {
+        let err = link(mode, false).unwrap_err().to_string();
+        assert!(err.contains("`env.gone`"), "{err}");
+        assert!(err.contains("`GOT.func.gone`"), "{err}");
+        assert!(!err.contains("maybe"), "weak imports are fine: {err}");
+        assert!(err.contains("hint: --stub-missing-functions"), "{err}");
+    }
 }
 
 #[test]
 fn stubs_trap_and_have_a_real_address() {
-    let linked = link(true).unwrap();
+    for mode in MODES {
+        check_stubs(mode);
+    }
+}
+
+fn check_stubs(mode: Mode) {
+    let linked = link(mode, true).unwrap();
     assert_eq!(linked.report.stubs.len(), 2, "{:?}", linked.report.stubs);
     let mut run = Running::new(&linked.component).unwrap();
     // A weak undefined function's address is NULL, as in ELF.
-    assert_eq!(run.call_s32("weak-addr", &[]).unwrap(), 0);
+    assert_eq!(run.call_s32("weak-addr", &[]).unwrap(), 0, "{mode:?}");
     // A stubbed function has a non-null address...
-    assert_ne!(run.call_s32("addr", &[]).unwrap(), 0);
+    assert_ne!(run.call_s32("addr", &[]).unwrap(), 0, "{mode:?}");
     // ...and calling it, directly or through the pointer, traps.
     let err = format!("{:?}", run.call_s32("call-pointer", &[]).unwrap_err());
     assert!(err.contains("unreachable"), "{err}");

@@ -31,6 +31,8 @@ pub enum LinkError {
     Invalid(InvalidOutput),
     /// The component would export nothing.
     NothingExported(NothingExported),
+    /// Fusing the kept libraries failed ([`crate::LinkOptions::fuse`]).
+    Fuse(weld_fuse::FuseError),
 }
 
 /// The component would export nothing, so nothing could use it: why, input by input.
@@ -201,6 +203,7 @@ impl fmt::Display for LinkError {
             LinkError::Limit(e) => write!(f, "{e}"),
             LinkError::InvalidInput(errors) => write_lines(f, errors),
             LinkError::NothingExported(e) => write!(f, "{e}"),
+            LinkError::Fuse(e) => write!(f, "{e}"),
             LinkError::Invalid(e) => write!(
                 f,
                 "the linked component does not validate (this is a weld bug; please report it with the inputs): {e}"
@@ -225,6 +228,7 @@ impl std::error::Error for LinkError {
         match self {
             LinkError::Resolve(e) => Some(e),
             LinkError::Synth(e) => Some(e),
+            LinkError::Fuse(e) => Some(e),
             _ => None,
         }
     }

@@ -74,6 +74,7 @@ mod append;
 pub mod compat;
 mod encode;
 mod error;
+mod fusion;
 mod linker;
 mod options;
 mod pipeline;
@@ -89,8 +90,8 @@ pub use error::{
 pub use linker::Linker;
 pub use options::LinkOptions;
 pub use report::{
-    DuplicateRow, ExportRow, Kept, LayoutRow, LibraryRow, Report, ReportWarning, ShimRow, StubRow,
-    SymbolKind, SymbolRow, Via,
+    DuplicateRow, ExportRow, FusionRow, Kept, LayoutRow, LibraryRow, Report, ReportWarning,
+    ShimRow, StubRow, SymbolKind, SymbolRow, Via,
 };
 pub use validate::validate;
 

@@ -82,6 +82,13 @@ impl<'a> Linker<'a> {
         self
     }
 
+    /// Fuses every kept library into one core module before linking (see
+    /// [`LinkOptions::fuse`]).
+    pub fn fuse(&mut self, fuse: bool) -> &mut Self {
+        self.options.fuse = fuse;
+        self
+    }
+
     /// Adds an adapter module named `name` (for example `wasi_snapshot_preview1`).
     pub fn adapter(&mut self, name: impl Into<String>, bytes: Vec<u8>) -> &mut Self {
         self.options.adapters.push((name.into(), bytes));

@@ -32,6 +32,10 @@ pub struct LinkOptions {
     pub return_call_ref: bool,
     /// Link weld's built-in `libdl.so` as an extra library.
     pub use_built_in_libdl: bool,
+    /// Fuse every kept library (dl-openable ones included) into one core module before linking
+    /// (see the `weld-fuse` crate): calls between libraries become direct calls, and the
+    /// component holds one library module however many libraries there are.
+    pub fuse: bool,
     /// The directories libraries were searched in (see [`crate::search`]), named when a
     /// NEEDED library is missing.
     pub search_dirs: Vec<std::path::PathBuf>,
@@ -53,6 +57,7 @@ impl Default for LinkOptions {
             return_call_ref: false,
             use_built_in_libdl: false,
             search_dirs: Vec::new(),
+            fuse: false,
         }
     }
 }

@@ -13,7 +13,7 @@ use wit_component::metadata::Bindgen;
 use crate::validate::{self, InputValidation};
 use crate::{
     InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, ReportWarning, append, encode,
-    report, world,
+    fusion, report, world,
 };
 
 /// One input library.
@@ -33,6 +33,17 @@ pub(crate) fn link(
     options: &LinkOptions,
     early: Option<Early<'_>>,
 ) -> Result<Linked, LinkError> {
+    link_aliased(inputs, &[], options, early)
+}
+
+/// Links `inputs` (plus the built-in libdl when asked for), with `aliases`: other names of
+/// inputs, `(name, position in inputs)`, that NEEDED entries may use.
+pub(crate) fn link_aliased(
+    inputs: &[Input<'_>],
+    aliases: &[(&str, usize)],
+    options: &LinkOptions,
+    early: Option<Early<'_>>,
+) -> Result<Linked, LinkError> {
     let libdl = options
         .use_built_in_libdl
         .then(weld_synth::libdl::libdl_module);
@@ -45,6 +56,9 @@ pub(crate) fn link(
                 .map(|b| (weld_synth::libdl::LIBDL_NAME, b, false)),
         )
         .collect();
+    if options.fuse {
+        return fusion::link(&all, libdl.is_some(), options, early);
+    }
     // Checking the libraries' code is most of validation's cost; it starts at once, on other
     // threads, and overlaps with everything else.
     let queue = validate::Queue::new(all.len());
@@ -52,18 +66,24 @@ pub(crate) fn link(
         let background = options.validate.then(|| {
             InputValidation::start(scope, &queue, all.iter().map(|(_, b, _)| *b).collect())
         });
-        link_in_scope(&all, options, early, background)
+        link_in_scope(&all, aliases, options, early, background)
     })
 }
 
 /// The link proper, with the inputs' validation (if any) under way.
 fn link_in_scope(
     all: &[(&str, &[u8], bool)],
+    aliases: &[(&str, usize)],
     options: &LinkOptions,
     early: Option<Early<'_>>,
     background: Option<InputValidation<'_, '_>>,
 ) -> Result<Linked, LinkError> {
-    let set = parse(all)?;
+    let mut set = parse(all)?;
+    for &(name, position) in aliases {
+        if let Some(id) = set.id_at(position) {
+            set.alias(name, id);
+        }
+    }
     let worlds = world::decode(&set)?;
     let link = resolve(&set, &worlds, options)?;
     if let Some(v) = &background {
@@ -117,7 +137,7 @@ fn link_in_scope(
 }
 
 /// Stage 1: every input parsed; all parse errors at once.
-fn parse<'a>(all: &[(&'a str, &'a [u8], bool)]) -> Result<LibrarySet<'a>, LinkError> {
+pub(crate) fn parse<'a>(all: &[(&'a str, &'a [u8], bool)]) -> Result<LibrarySet<'a>, LinkError> {
     let mut libs: Vec<(Library<'a>, bool)> = Vec::with_capacity(all.len());
     let mut errors = Vec::new();
     for &(name, bytes, dl_openable) in all {
@@ -134,7 +154,7 @@ fn parse<'a>(all: &[(&'a str, &'a [u8], bool)]) -> Result<LibrarySet<'a>, LinkEr
 }
 
 /// Stage 3: resolution, with the libraries that have component exports as roots.
-fn resolve<'a>(
+pub(crate) fn resolve<'a>(
     set: &LibrarySet<'a>,
     worlds: &PerLib<Option<Bindgen>>,
     options: &LinkOptions,

@@ -38,6 +38,22 @@ pub struct Report {
     pub layout: LayoutRow,
     /// Non-fatal warnings (library oddities, duplicates).
     pub warnings: Vec<ReportWarning>,
+    /// With [`crate::LinkOptions::fuse`]: the fused library and its parts.
+    pub fusion: Option<FusionRow>,
+}
+
+/// The library the kept libraries were fused into.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct FusionRow {
+    /// Its name in the component.
+    pub library: String,
+    /// The libraries fused, in the order of their regions inside it (instantiation order).
+    pub parts: Vec<String>,
+    /// The kept libraries linked apart: weld's built-in libdl, and each library with
+    /// thread-local storage after the first (a TLS slot is a library's own).
+    pub apart: Vec<String>,
 }
 
 /// One input library.
@@ -306,6 +322,20 @@ impl Report {
             "initialization order (NEEDED dependencies first): {}",
             self.init_order.join(", ")
         ));
+        if let Some(f) = &self.fusion {
+            out.push(format!(
+                "fuse  {} libraries into {}: {}",
+                f.parts.len(),
+                f.library,
+                f.parts.join(", ")
+            ));
+            if !f.apart.is_empty() {
+                out.push(format!(
+                    "apart {} (the built-in libdl, or thread-local storage of its own)",
+                    f.apart.join(", ")
+                ));
+            }
+        }
         for c in &self.cycles {
             out.push(match c.as_slice() {
                 [one] => {
@@ -382,59 +412,19 @@ pub(crate) fn make(facts: &Facts<'_, '_>) -> Report {
     } = *facts;
     let name = |id| set.name(id).to_string();
     let layout = &synth.layout;
-    let libraries = set
-        .iter()
-        .map(|(id, lib)| LibraryRow {
-            name: lib.name.to_string(),
-            kept: link.kept[id].map(|k| match k {
-                KeepReason::Root(r) => Kept::Root(r),
-                KeepReason::ReferencedBy(by) => Kept::ReferencedBy(name(by)),
-            }),
-            bases: link
-                .is_kept(id)
-                .then(|| (layout.memory_base[id], layout.table_base[id])),
-            memory_size: lib.data_extent(),
-            table_size: lib.mem_info.table_size,
-            core: placement[id],
-            has_start_function: lib.has_start_section,
-        })
-        .collect();
-    let duplicates: Vec<DuplicateRow> = link
-        .duplicates
-        .iter()
-        .chain(export_duplicates)
-        .map(|d| DuplicateRow {
-            symbol: d.name.to_string(),
-            winner: name(d.winner),
-            losers: d.losers.iter().map(|&l| name(l)).collect(),
-        })
-        .collect();
-    let mut warnings: Vec<ReportWarning> = set
-        .iter()
-        .flat_map(|(_, lib)| {
-            lib.warnings.iter().map(|w| ReportWarning::Library {
-                library: lib.name.to_string(),
-                offset: w.offset,
-                kind: w.kind,
-                message: w.message.clone(),
-            })
-        })
-        .collect();
-    warnings.extend(
-        set.iter()
-            .filter(|&(id, lib)| link.is_kept(id) && !lib.has_dylink)
-            .map(|(_, lib)| ReportWarning::NotDynamic {
-                library: lib.name.to_string(),
-            }),
+    let libraries = library_rows(
+        set,
+        link,
+        |id| (layout.memory_base[id], layout.table_base[id]),
+        |id| placement[id],
     );
-    warnings.extend(link.warnings.iter().cloned().map(ReportWarning::Resolution));
-    warnings.extend(duplicates.iter().cloned().map(ReportWarning::Duplicate));
-    let names = |ids: &[weld_graph::LibId]| ids.iter().map(|&i| name(i)).collect();
+    let duplicates = duplicate_rows(set, link.duplicates.iter().chain(export_duplicates));
+    let warnings = input_warnings(set, link, &duplicates);
     Report {
         libraries,
-        instantiation_order: names(&link.instantiation_order),
-        init_order: names(&link.init_order),
-        cycles: link.cycles.iter().map(|c| names(c)).collect(),
+        instantiation_order: names_of(set, &link.instantiation_order),
+        init_order: names_of(set, &link.init_order),
+        cycles: link.cycles.iter().map(|c| names_of(set, c)).collect(),
         symbols: symbols(set, link),
         import_shims: synth
             .import_shims
@@ -471,7 +461,164 @@ pub(crate) fn make(facts: &Facts<'_, '_>) -> Report {
             first_function_slot: layout.first_function_slot,
         },
         warnings,
+        fusion: None,
     }
+}
+
+/// The report of a link with fusion, in terms of the inputs: their resolution (`link` over
+/// `set`), where each part went inside the fused library, and what linking the fused library
+/// (`linked`, whose report names it `fused_name`) synthesized.
+pub(crate) fn fused(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    fused: &weld_fuse::Fused,
+    fused_name: &str,
+    apart: &[weld_graph::LibId],
+    linked: Report,
+) -> Report {
+    let row = |name: &str| linked.libraries.iter().find(|l| l.name == name);
+    let fused_row = row(fused_name);
+    let placement: HashMap<&str, &weld_fuse::PartPlacement> =
+        fused.parts.iter().map(|p| (p.name.as_str(), p)).collect();
+    let bases = |id| {
+        let name = set.name(id);
+        match (placement.get(name), fused_row.and_then(|r| r.bases)) {
+            (Some(p), Some((memory, table))) => (
+                memory.wrapping_add(p.data_offset),
+                table.wrapping_add(p.table_offset),
+            ),
+            _ => row(name).and_then(|r| r.bases).unwrap_or_default(),
+        }
+    };
+    let core = |id| {
+        let name = set.name(id);
+        match placement.contains_key(name) {
+            true => fused_row.and_then(|r| r.core),
+            false => row(name).and_then(|r| r.core),
+        }
+    };
+    let libraries = library_rows(set, link, bases, core);
+    // What the fused library exports, by the part defining it.
+    let part_of: HashMap<&str, &str> = fused
+        .exports
+        .iter()
+        .filter_map(|(name, part)| Some((name.as_str(), fused.parts.get(*part)?.name.as_str())))
+        .collect();
+    let definer = |symbol: &str, library: String| match library == fused_name {
+        true => part_of.get(symbol).map_or(library, |p| p.to_string()),
+        false => library,
+    };
+    let duplicates = duplicate_rows(set, link.duplicates.iter());
+    let mut warnings = input_warnings(set, link, &duplicates);
+    warnings.extend(
+        linked
+            .warnings
+            .into_iter()
+            .filter(|w| matches!(w, ReportWarning::StartNotExported { .. })),
+    );
+    Report {
+        libraries,
+        instantiation_order: names_of(set, &link.instantiation_order),
+        init_order: names_of(set, &link.init_order),
+        cycles: link.cycles.iter().map(|c| names_of(set, c)).collect(),
+        symbols: symbols(set, link),
+        import_shims: linked
+            .import_shims
+            .into_iter()
+            .map(|s| ShimRow {
+                exporter: definer(&s.symbol, s.exporter),
+                ..s
+            })
+            .collect(),
+        exports: linked
+            .exports
+            .into_iter()
+            .map(|e| ExportRow {
+                library: definer(&e.name, e.library),
+                ..e
+            })
+            .collect(),
+        duplicates,
+        stubs: linked.stubs,
+        layout: linked.layout,
+        warnings,
+        fusion: Some(FusionRow {
+            library: fused_name.to_string(),
+            parts: fused.parts.iter().map(|p| p.name.clone()).collect(),
+            apart: names_of(set, apart),
+        }),
+    }
+}
+
+/// The names of `ids`.
+fn names_of(set: &LibrarySet<'_>, ids: &[weld_graph::LibId]) -> Vec<String> {
+    ids.iter().map(|&i| set.name(i).to_string()).collect()
+}
+
+/// One row per input library, with the bases and core indices of the kept ones.
+fn library_rows(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    bases: impl Fn(weld_graph::LibId) -> (u32, u32),
+    core: impl Fn(weld_graph::LibId) -> Option<(u32, u32)>,
+) -> Vec<LibraryRow> {
+    set.iter()
+        .map(|(id, lib)| LibraryRow {
+            name: lib.name.to_string(),
+            kept: link.kept[id].map(|k| match k {
+                KeepReason::Root(r) => Kept::Root(r),
+                KeepReason::ReferencedBy(by) => Kept::ReferencedBy(set.name(by).to_string()),
+            }),
+            bases: link.is_kept(id).then(|| bases(id)),
+            memory_size: lib.data_extent(),
+            table_size: lib.mem_info.table_size,
+            core: core(id),
+            has_start_function: lib.has_start_section,
+        })
+        .collect()
+}
+
+fn duplicate_rows<'d, 'a: 'd>(
+    set: &LibrarySet<'a>,
+    duplicates: impl Iterator<Item = &'d Duplicate<'a>>,
+) -> Vec<DuplicateRow> {
+    duplicates
+        .map(|d| DuplicateRow {
+            symbol: d.name.to_string(),
+            winner: set.name(d.winner).to_string(),
+            losers: d.losers.iter().map(|&l| set.name(l).to_string()).collect(),
+        })
+        .collect()
+}
+
+/// The warnings about the inputs: each library's oddities, kept libraries without `dylink.0`,
+/// resolution's warnings and the duplicates.
+fn input_warnings(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    duplicates: &[DuplicateRow],
+) -> Vec<ReportWarning> {
+    let mut warnings: Vec<ReportWarning> = set
+        .iter()
+        .flat_map(|(_, lib)| {
+            lib.warnings.iter().map(|w| ReportWarning::Library {
+                library: lib.name.to_string(),
+                offset: w.offset,
+                kind: w.kind,
+                message: w.message.clone(),
+            })
+        })
+        .collect();
+    warnings.extend(
+        set.iter()
+            .filter(|&(id, lib)| link.is_kept(id) && !lib.has_dylink)
+            .map(|(_, lib)| ReportWarning::NotDynamic {
+                library: lib.name.to_string(),
+            }),
+    );
+    warnings.extend(link.warnings.iter().cloned().map(ReportWarning::Resolution));
+    warnings.extend(duplicates.iter().cloned().map(ReportWarning::Duplicate));
+    warnings
 }
 
 /// Every symbol kept libraries are bound to, sorted by name, then by how it is reached.

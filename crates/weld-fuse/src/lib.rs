@@ -22,7 +22,9 @@
 //!   part order); unless the fusion is *closed* (nothing outside may define the parts'
 //!   symbols), a weak definition stays an import too, which a strong one elsewhere may
 //!   override;
-//! * function names are `part!name`, so a trap still says which part and function it was in.
+//! * function names are `part!name`, so a trap still says which part and function it was in;
+//! * at most one part may have wasip3 thread-local storage (a TLS slot is a library's): the
+//!   parts share its `__wasm_get_tls_base` / `__wasm_set_tls_base`.
 //!
 //! Function bodies are re-encoded (index remapping) with wasm-encoder's `reencode`, on all
 //! cores. Linking without fusion never re-encodes library code.
@@ -89,9 +91,13 @@ use weld_module::text::escape;
 pub struct FuseOptions {
     /// The fused library's name (its name section's module name).
     pub name: String,
-    /// Nothing outside the parts may define a symbol they use (every library of the link is a
-    /// part): weak definitions are bound inside too.
+    /// Nothing outside the parts and [`FuseOptions::outside`] may define a symbol they use:
+    /// weak definitions are bound inside too.
     pub closed: bool,
+    /// Libraries of the set that stay outside the fusion but take part in choosing among
+    /// definitions: an import whose chosen definition is theirs stays an import of the fused
+    /// library (for example weld's built-in libdl when linking with fusion).
+    pub outside: Vec<LibId>,
     /// The parts in initialization order (NEEDED dependencies first); `None`: computed from
     /// the parts' NEEDED entries.
     pub init_order: Option<Vec<LibId>>,
@@ -103,6 +109,7 @@ impl FuseOptions {
         FuseOptions {
             name: name.into(),
             closed: false,
+            outside: Vec::new(),
             init_order: None,
         }
     }
@@ -119,6 +126,9 @@ pub struct Fused {
     /// Symbols defined strongly by several parts: (name, the part whose definition is used, the
     /// others).
     pub duplicates: Vec<(String, String, Vec<String>)>,
+    /// The fused library's exports of the parts' items: (export name, the part defining it, as
+    /// an index into [`Fused::parts`]).
+    pub exports: Vec<(String, usize)>,
 }
 
 /// Where one part went inside the fused library.
@@ -160,6 +170,12 @@ pub enum FuseError {
         /// Why.
         message: String,
     },
+    /// Several parts have thread-local storage of their own; each needs its own TLS slot,
+    /// which only a library of its own gets (link such parts apart).
+    SeveralTls {
+        /// The parts exporting `__wasm_library_tls_info`.
+        parts: Vec<String>,
+    },
     /// Something weld-fuse assumed did not hold (a weld bug).
     Internal(String),
 }
@@ -185,6 +201,15 @@ impl fmt::Display for FuseError {
                 "`{}` is re-exported by the parts in a cycle that no part defines",
                 escape(symbol)
             ),
+            FuseError::SeveralTls { parts } => write!(
+                f,
+                "cannot fuse {}: each has thread-local storage of its own (it exports `__wasm_library_tls_info`) and needs a TLS slot of its own; fuse at most one of them",
+                parts
+                    .iter()
+                    .map(|p| format!("`{}`", escape(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             FuseError::Reencode { part, message } => {
                 write!(f, "cannot fuse `{}`: {message}", escape(part))
             }
@@ -202,6 +227,14 @@ pub fn fuse(
     parts: &[LibId],
     options: &FuseOptions,
 ) -> Result<Fused, FuseError> {
+    let tls: Vec<String> = parts
+        .iter()
+        .filter(|&&id| set[id].owns_tls())
+        .map(|&id| set.name(id).to_string())
+        .collect();
+    if tls.len() > 1 {
+        return Err(FuseError::SeveralTls { parts: tls });
+    }
     let parts = PerPart::new(parts.to_vec());
     let modules = PerPart::new(
         parts
@@ -209,7 +242,7 @@ pub fn fuse(
             .map(|&id| part::read(set.name(id), set[id].bytes))
             .collect::<Result<Vec<_>, _>>()?,
     );
-    let plan = plan::plan(set, &parts, &modules, options.closed)?;
+    let plan = plan::plan(set, &parts, &modules, options)?;
     let spaces = spaces::spaces(set, &parts, &modules, &plan)?;
     let init_order = match &options.init_order {
         Some(order) => order.clone(),
@@ -224,8 +257,14 @@ pub fn fuse(
         init_order: &init_order,
         name: &options.name,
     })?;
+    let exports = plan
+        .exports
+        .iter()
+        .map(|(&name, r)| (name.to_string(), plan.position(r.library()).index()))
+        .collect();
     Ok(Fused {
         bytes,
+        exports,
         parts: parts
             .iter()
             .map(|(p, &id)| PartPlacement {

@@ -154,6 +154,11 @@ pub(crate) struct PartId(usize);
 impl PartId {
     /// The first part.
     pub(crate) const FIRST: PartId = PartId(0);
+
+    /// The part's position among the parts.
+    pub(crate) fn index(self) -> usize {
+        self.0
+    }
 }
 
 /// One value per part, indexed by [`PartId`]. Every container is made from the parts of one

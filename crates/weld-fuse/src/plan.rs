@@ -11,8 +11,8 @@ use weld_graph::{ExportRef, LibId, LibrarySet, SymbolTable};
 use weld_module::abi::LinkerData;
 use weld_module::{EntityType, Export, ImportClass, Library};
 
-use crate::FuseError;
 use crate::part::{PartId, PartModule, PerPart};
+use crate::{FuseError, FuseOptions};
 
 /// What a part's import becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,10 +111,17 @@ pub(crate) fn plan<'a>(
     set: &LibrarySet<'a>,
     parts: &PerPart<LibId>,
     modules: &PerPart<PartModule<'a>>,
-    closed: bool,
+    options: &FuseOptions,
 ) -> Result<Plan<'a>, FuseError> {
     let members: HashSet<LibId> = parts.values().copied().collect();
-    let table = SymbolTable::new(set, |id| members.contains(&id));
+    let parts_table = SymbolTable::new(set, |id| members.contains(&id));
+    let outside: HashSet<LibId> = options.outside.iter().copied().collect();
+    let table = SymbolTable::new(set, |id| members.contains(&id) || outside.contains(&id));
+    let scope = Scope {
+        table: &table,
+        members: &members,
+        closed: options.closed,
+    };
     let (layout, memory_size, memory_alignment, table_size, table_alignment) = regions(set, parts);
     let offsets: HashMap<LibId, u32> = parts
         .iter()
@@ -127,7 +134,7 @@ pub(crate) fn plan<'a>(
         let lib = &set[id];
         let mut part_bound = Vec::with_capacity(lib.imports.len());
         for (import, raw) in lib.imports.iter().zip(&modules[p].imports) {
-            let b = bind(set, &table, &offsets, closed, import)
+            let b = bind(set, &scope, &offsets, import)
                 .unwrap_or_else(|| external(&mut externals, &mut problems, p, lib, import, raw.ty));
             part_bound.push(b);
         }
@@ -137,7 +144,7 @@ pub(crate) fn plan<'a>(
     if !problems.is_empty() {
         return Err(FuseError::Imports(problems));
     }
-    let (exports, duplicates) = exports(set, &table, parts);
+    let (exports, duplicates) = exports(set, &parts_table, parts);
     Ok(Plan {
         bound,
         externals,
@@ -158,17 +165,25 @@ pub(crate) fn plan<'a>(
     })
 }
 
-/// What `import` binds to inside the fusion, or `None` when it stays an import.
+/// Where imports may bind: the parts' and the outside libraries' definitions.
+struct Scope<'t, 'a> {
+    table: &'t SymbolTable<'a>,
+    members: &'t HashSet<LibId>,
+    closed: bool,
+}
+
+/// What `import` binds to inside the fusion, or `None` when it stays an import: when the
+/// chosen definition is outside, or weak in an open fusion.
 fn bind<'a>(
     set: &LibrarySet<'a>,
-    table: &SymbolTable<'a>,
+    scope: &Scope<'_, 'a>,
     offsets: &HashMap<LibId, u32>,
-    closed: bool,
     import: &weld_module::Import<'a>,
 ) -> Option<Bound> {
     let inside = |fits: &dyn Fn(&Export<'a>) -> bool| {
-        let r = table.pick(set, import.name, fits)?;
-        (closed || !set.export(r).is_weak()).then_some(r)
+        let r = scope.table.pick(set, import.name, fits)?;
+        let chosen_here = scope.members.contains(&r.library());
+        (chosen_here && (scope.closed || !set.export(r).is_weak())).then_some(r)
     };
     match &import.class {
         ImportClass::Memory => Some(Bound::Shared(Shared::Memory)),

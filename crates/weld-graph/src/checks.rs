@@ -9,7 +9,8 @@ use crate::problems::{Requirement, Unsupported};
 use crate::suggest::similar_names;
 use crate::{KeepReason, LibId, LibrarySet, LinkWarning, PerLib, Problem};
 
-/// Checks that library names are unique and that every NEEDED entry names an input; returns
+/// Checks that library names (and aliases) are unique and that every NEEDED entry names an
+/// input; returns
 /// each library's NEEDED dependencies (itself excluded).
 pub(crate) fn needed(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> PerLib<Vec<LibId>> {
     let mut by_name: HashMap<&str, LibId> = HashMap::with_capacity(set.len());
@@ -17,6 +18,13 @@ pub(crate) fn needed(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> PerLi
         if by_name.insert(lib.name, id).is_some() {
             problems.push(Problem::DuplicateLibraryName {
                 name: lib.name.to_string(),
+            });
+        }
+    }
+    for &(name, id) in set.aliases() {
+        if by_name.insert(name, id).is_some() {
+            problems.push(Problem::DuplicateLibraryName {
+                name: name.to_string(),
             });
         }
     }

@@ -181,6 +181,13 @@ impl<'a> Library<'a> {
         self.exports.iter().find(|e| e.name == name)
     }
 
+    /// Whether it has wasip3 thread-local storage of its own: it exports the data symbol
+    /// `__wasm_library_tls_info`, so the linker gives it a TLS slot (see docs/abi.md).
+    pub fn owns_tls(&self) -> bool {
+        self.export(crate::abi::LIBRARY_TLS_INFO)
+            .is_some_and(|e| e.is_data())
+    }
+
     /// The export with the given ABI role, if any.
     pub fn special(&self, which: SpecialExport) -> Option<&Export<'a>> {
         self.exports.iter().find(|e| e.special == Some(which))

@@ -59,10 +59,7 @@ pub(crate) fn needs(set: &LibrarySet<'_>, link: &Link<'_>) -> Option<TlsNeeds> {
         ..TlsLayout::default()
     };
     for &l in &link.instantiation_order {
-        let has_info = set[l]
-            .export(abi::LIBRARY_TLS_INFO)
-            .is_some_and(|e| e.is_data());
-        if has_info {
+        if set[l].owns_tls() {
             layout.slots[l] = Some(layout.count);
             layout.count += 1;
         }

@@ -1,0 +1,133 @@
+//! Linking with fusion ([`LinkOptions::fuse`]), as its stages: the inputs are parsed and
+//! resolved as for any link; the kept libraries (all but weld's built-in libdl, which stays a
+//! library of its own) are fused into one library by weld-fuse, in instantiation order and
+//! initialized in the link's initialization order; that library is linked as usual; the report
+//! describes the inputs, with the fused library's placement and the link's synthesis.
+//!
+//! The inputs' code is not validated on its own: the fused library's is, as any input's, and
+//! only when it fails are the parts validated, to say which input is at fault.
+
+use std::borrow::Cow;
+
+use weld_fuse::{FuseOptions, Fused};
+use weld_graph::{LibId, LibrarySet, Link};
+
+use crate::pipeline::{self, Early, Input};
+use crate::{InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, report, validate, world};
+
+/// The fused library's name in the component.
+pub(crate) const FUSED_NAME: &str = "weld-fused.so";
+
+/// Links `all` (`(name, bytes, dl-openable)`, weld's built-in libdl last when `builtin_libdl`)
+/// with fusion.
+pub(crate) fn link(
+    all: &[(&str, &[u8], bool)],
+    builtin_libdl: bool,
+    options: &LinkOptions,
+    early: Option<Early<'_>>,
+) -> Result<Linked, LinkError> {
+    let set = pipeline::parse(all)?;
+    let worlds = world::decode(&set)?;
+    let link = pipeline::resolve(&set, &worlds, options)?;
+    let libdl = builtin_libdl.then(|| set.ids().last()).flatten();
+    let apart = apart(&set, &link, libdl);
+    let fused = fuse(&set, &link, &apart)?;
+    let mut linked = link_fused(&set, &link, &fused, &apart, options, early)?;
+    linked.report = report::fused(&set, &link, &fused, FUSED_NAME, &apart, linked.report);
+    Ok(linked)
+}
+
+/// The kept libraries linked apart: weld's built-in libdl, and each library with thread-local
+/// storage after the first (a TLS slot belongs to a library; see [`weld_fuse::FuseError`]).
+fn apart(set: &LibrarySet<'_>, link: &Link<'_>, libdl: Option<LibId>) -> Vec<LibId> {
+    let tls_owners = link
+        .instantiation_order
+        .iter()
+        .copied()
+        .filter(|&id| Some(id) != libdl && set[id].owns_tls());
+    libdl.into_iter().chain(tls_owners.skip(1)).collect()
+}
+
+/// Fuses the kept libraries but those in `apart`.
+fn fuse(set: &LibrarySet<'_>, link: &Link<'_>, apart: &[LibId]) -> Result<Fused, LinkError> {
+    let fused = |id: &&LibId| !apart.contains(id);
+    let parts: Vec<LibId> = link
+        .instantiation_order
+        .iter()
+        .filter(fused)
+        .copied()
+        .collect();
+    let mut options = FuseOptions::new(FUSED_NAME);
+    options.closed = true;
+    options.outside = apart.to_vec();
+    options.init_order = Some(link.init_order.iter().filter(fused).copied().collect());
+    weld_fuse::fuse(set, &parts, &options).map_err(LinkError::Fuse)
+}
+
+/// Links the fused library with the libraries kept apart (the built-in libdl is added by the
+/// link itself). When the fused library's code does not validate, the parts are validated to
+/// name the inputs at fault.
+fn link_fused(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    fused: &Fused,
+    apart: &[LibId],
+    options: &LinkOptions,
+    early: Option<Early<'_>>,
+) -> Result<Linked, LinkError> {
+    let libdl = options
+        .use_built_in_libdl
+        .then(|| set.ids().last())
+        .flatten();
+    let mut inputs = vec![Input {
+        name: FUSED_NAME.to_string(),
+        bytes: Cow::Borrowed(&fused.bytes),
+        dl_openable: false,
+    }];
+    inputs.extend(
+        apart
+            .iter()
+            .filter(|&&id| Some(id) != libdl)
+            .map(|&id| Input {
+                name: set.name(id).to_string(),
+                bytes: Cow::Borrowed(set[id].bytes),
+                dl_openable: set.is_dl_openable(id),
+            }),
+    );
+    // The fused library answers to its parts' names, which libraries kept apart may need.
+    let aliases: Vec<(&str, usize)> = fused.parts.iter().map(|p| (p.name.as_str(), 0)).collect();
+    let mut plain = options.clone();
+    plain.fuse = false;
+    match pipeline::link_aliased(&inputs, &aliases, &plain, early) {
+        Err(LinkError::InvalidInput(errors)) => Err(blame(set, link, errors)),
+        other => other,
+    }
+}
+
+/// The error for a fused library that does not validate: the kept inputs that do not, or, when
+/// they all do, the fused library's error as weld's own.
+fn blame(set: &LibrarySet<'_>, link: &Link<'_>, fused_errors: Vec<InvalidInput>) -> LinkError {
+    let bad: Vec<InvalidInput> = link
+        .instantiation_order
+        .iter()
+        .filter_map(|&id| {
+            let e = validate::validate(set[id].bytes).err()?;
+            Some(InvalidInput {
+                library: set.name(id).to_string(),
+                offset: e.offset(),
+                message: e.message().to_string(),
+            })
+        })
+        .collect();
+    if !bad.is_empty() {
+        return LinkError::InvalidInput(bad);
+    }
+    let first = fused_errors.into_iter().next();
+    LinkError::Invalid(InvalidOutput {
+        offset: first.as_ref().map_or(0, |e| e.offset),
+        message: first.map_or_else(
+            || "the fused library does not validate".to_string(),
+            |e| format!("the fused library does not validate: {}", e.message),
+        ),
+    })
+}
