@@ -7,8 +7,10 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use weld_component::{LinkError, Linked, Linker};
+
+use crate::input::FileId;
 
 /// Where the component goes: the output file, written through a [`Staging`] file when it can be.
 pub(crate) struct Output<'p> {
@@ -28,6 +30,27 @@ impl<'p> Output<'p> {
             staging: Staging::for_output(path),
             staged: false,
         }
+    }
+
+    /// Refuses an output that is one of the `inputs` (the same file, by whatever path).
+    pub(crate) fn check_not_an_input<'a>(
+        &self,
+        inputs: impl IntoIterator<Item = (&'a Path, Option<FileId>)>,
+    ) -> Result<()> {
+        // Through a symbolic link, the file it leads to.
+        let Some(output) = fs::metadata(self.path).ok().and_then(|m| FileId::of(&m)) else {
+            return Ok(());
+        };
+        for (path, file) in inputs {
+            if file == Some(output) {
+                bail!(
+                    "the output `{}` is the input `{}`; weld does not overwrite its inputs (choose another output)",
+                    self.path.display(),
+                    path.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Links, writing the component to the staging file while validation ends. When the link

@@ -365,3 +365,174 @@ fn the_output_is_replaced_only_by_a_successful_link() {
     );
     assert_eq!(std::fs::read(&target).unwrap(), component);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: staging, signals, closed pipes, messages for bad inputs
+// ---------------------------------------------------------------------------------------------
+
+/// A fresh empty directory for one test.
+fn empty_dir(name: &str) -> PathBuf {
+    let dir = tmp(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every file of `tests/bad-inputs/` with an expectation gives, through the `weld` command,
+/// `error: ` and exactly the message the library API gives (see that directory's README).
+#[test]
+fn bad_inputs_give_the_expected_messages() {
+    let dir = root().join("tests/bad-inputs");
+    let out = tmp("bad-input.wasm");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "README.md" && !n.ends_with(".expect"))
+        .collect();
+    names.sort();
+    let mut checked = 0;
+    for name in names {
+        let expect = ["cli.expect", "expect"]
+            .iter()
+            .find_map(|ext| std::fs::read_to_string(dir.join(format!("{name}.{ext}"))).ok());
+        let Some(expect) = expect else {
+            assert!(name.starts_with("fuzz-"), "{name} has no .expect");
+            continue;
+        };
+        let expect = expect.trim_end_matches('\n');
+        let res = Command::new(env!("CARGO_BIN_EXE_weld"))
+            .args(["link", &name, "-o", out.to_str().unwrap()])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let err = text(&res.stderr);
+        if expect == "ok" {
+            assert!(res.status.success(), "{name}: {err}");
+        } else {
+            assert_eq!(res.status.code(), Some(1), "{name}: {err}");
+            assert_eq!(err, format!("error: {expect}\n"), "{name}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} inputs checked");
+}
+
+/// WebAssembly text is compiled (its errors name the file); other bytes are left to the
+/// linker, which says what they are, whatever the file's name.
+#[test]
+fn only_text_that_looks_like_wat_is_compiled() {
+    let dir = empty_dir("text");
+    let broken = dir.join("broken.wat");
+    std::fs::write(
+        &broken,
+        ";; a library\n(module (func (export \"f\") i32.const))",
+    )
+    .unwrap();
+    let elf = dir.join("native.wat");
+    std::fs::write(&elf, b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0").unwrap();
+    let out = dir.join("out.wasm");
+    let res = weld(&[
+        "link",
+        broken.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: `{}` is WebAssembly text that does not compile: ",
+            broken.display()
+        )) && err.contains(&format!("--> {}:2:", broken.display())),
+        "{err}"
+    );
+    let res = weld(&["link", elf.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let err = text(&res.stderr);
+    assert!(
+        err.contains("(library `native.wat`): at byte offset 0x0: an ELF shared object (a native library), not a WebAssembly module"),
+        "{err}"
+    );
+}
+
+/// `=FILE` (an empty NAME) is an error, not a file named `=FILE`.
+#[test]
+fn an_empty_name_is_an_error() {
+    let out = tmp("empty-name.wasm");
+    let res = weld(&[
+        "link",
+        "=tests/fixtures/libbase.so",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(1));
+    assert_eq!(
+        text(&res.stderr),
+        "error: empty NAME in `=tests/fixtures/libbase.so`: give `NAME=FILE` with a name, or only FILE to name the library after the file\n"
+    );
+}
+
+/// A directory given as an input says so.
+#[test]
+fn a_directory_input_says_it_is_a_directory() {
+    let out = tmp("directory.wasm");
+    let res = weld(&["link", "tests/fixtures", "-o", out.to_str().unwrap()]);
+    assert_eq!(res.status.code(), Some(1));
+    assert_eq!(
+        text(&res.stderr),
+        "error: cannot read `tests/fixtures`: it is a directory; expected a WebAssembly module\n"
+    );
+}
+
+/// An output that is one of the inputs — by the same path, another path, or a symbolic link —
+/// is refused, and the input is left as it was.
+#[cfg(unix)]
+#[test]
+fn the_output_may_not_be_an_input() {
+    let dir = empty_dir("output-is-input");
+    let library = dir.join("libbase.so");
+    let original = std::fs::read(root().join("tests/fixtures/libbase.so")).unwrap();
+    std::fs::write(&library, &original).unwrap();
+    let link = dir.join("link.wasm");
+    std::os::unix::fs::symlink(&library, &link).unwrap();
+    let other_path = dir.join("../output-is-input/libbase.so");
+    let input = library.to_str().unwrap();
+    for out in [&library, &other_path, &link] {
+        let res = weld(&["link", input, "-o", out.to_str().unwrap()]);
+        assert_eq!(res.status.code(), Some(1), "{}", text(&res.stderr));
+        assert_eq!(
+            text(&res.stderr),
+            format!(
+                "error: the output `{}` is the input `{input}`; weld does not overwrite its inputs (choose another output)\n",
+                out.display()
+            )
+        );
+        assert!(
+            std::fs::read(&library).unwrap() == original,
+            "the input changed"
+        );
+    }
+}
+
+/// `weld inspect` reports every file it cannot read or parse, prints the others, and fails.
+#[test]
+fn inspect_reports_every_bad_file() {
+    let res = weld(&[
+        "inspect",
+        "no/such/file.so",
+        "tests/bad-inputs/empty.so",
+        "tests/fixtures/libbase.so",
+        "tests/fixtures",
+    ]);
+    assert_eq!(res.status.code(), Some(1));
+    assert_eq!(
+        text(&res.stderr),
+        "error: cannot read `no/such/file.so`: No such file or directory (os error 2)\n\
+         error: tests/bad-inputs/empty.so: an empty file (0 bytes), not a WebAssembly module\n\
+         error: cannot read `tests/fixtures`: it is a directory; expected a WebAssembly module\n"
+    );
+    assert!(
+        text(&res.stdout).starts_with("tests/fixtures/libbase.so:\n"),
+        "{}",
+        text(&res.stdout)
+    );
+}
