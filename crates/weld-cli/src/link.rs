@@ -125,13 +125,13 @@ pub(crate) fn run(args: LinkArgs) -> Result<()> {
     }
     // All inputs are read first: the linker borrows them.
     let (libraries, adapters) = read_inputs(&args)?;
-    let mut output = Output::new(&args.output, args.wat);
+    let mut output = Output::new(&args.output, args.wat)?;
     let inputs = libraries.iter().map(|l| (l.path.as_path(), l.bytes.file));
     output.check_not_an_input(
         inputs.chain(adapters.iter().map(|a| (a.path.as_path(), a.bytes.file))),
     )?;
     let linker = configure(&args, &libraries, &adapters);
-    // The output is written while the last of validation runs, to a temporary file that is
+    // The output is written while the last of validation runs, to a staging file that is
     // renamed into place only once the link has succeeded.
     let linked = match output.link(&linker) {
         Ok(l) => l,

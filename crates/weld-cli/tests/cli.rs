@@ -370,12 +370,94 @@ fn the_output_is_replaced_only_by_a_successful_link() {
 // Robustness: staging, signals, closed pipes, messages for bad inputs
 // ---------------------------------------------------------------------------------------------
 
+/// The names of the staging files (`.NAME.weld-PID.tmp`) in `dir`.
+fn staging_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') && n.contains(".weld-") && n.ends_with(".tmp"))
+        .collect()
+}
+
 /// A fresh empty directory for one test.
 fn empty_dir(name: &str) -> PathBuf {
     let dir = tmp(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Runs weld with files limited to 8 blocks of 512 bytes (dash's `ulimit -f` unit): a longer
+/// write fails with EFBIG, as on a full disk (SIGXFSZ, which would kill weld, is ignored).
+#[cfg(unix)]
+fn weld_on_a_full_disk(args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 8; exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_weld"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run weld through sh")
+}
+
+/// Bytes unlike any component, larger than [`weld_on_a_full_disk`] can write.
+fn earlier_output() -> Vec<u8> {
+    (0..100_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// When the staging file cannot be written (here: the file size limit, as on a full disk), the
+/// link fails naming the output, the existing output is left byte for byte, and no staging file
+/// remains.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_leaves_the_output_untouched() {
+    let dir = empty_dir("full-disk");
+    let out = dir.join("app.wasm");
+    let earlier = earlier_output();
+    std::fs::write(&out, &earlier).unwrap();
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", out.to_str().unwrap()]);
+    let res = weld_on_a_full_disk(&args);
+    let err = text(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!("error: cannot write `{}`: ", out.display()))
+            && err.contains("File too large"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == earlier,
+        "the output changed"
+    );
+    assert_eq!(staging_files(&dir), Vec::<String>::new());
+}
+
+/// An output name so long that `.NAME.weld-PID.tmp` would exceed NAME_MAX is staged under a
+/// shortened name: the link succeeds without a leftover, and a failed write leaves the output.
+#[cfg(unix)]
+#[test]
+fn long_output_names_are_staged() {
+    let dir = empty_dir("long-name");
+    let name = format!("{}.wasm", "x".repeat(245));
+    let out = dir.join(&name);
+    link_program(out.to_str().unwrap());
+    valid_component(&out);
+    assert_eq!(staging_files(&dir), Vec::<String>::new());
+
+    let earlier = earlier_output();
+    std::fs::write(&out, &earlier).unwrap();
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", out.to_str().unwrap()]);
+    let res = weld_on_a_full_disk(&args);
+    assert_eq!(res.status.code(), Some(1), "{}", text(&res.stderr));
+    assert!(
+        std::fs::read(&out).unwrap() == earlier,
+        "the output changed"
+    );
+    assert_eq!(staging_files(&dir), Vec::<String>::new());
 }
 
 /// Every file of `tests/bad-inputs/` with an expectation gives, through the `weld` command,
