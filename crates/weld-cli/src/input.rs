@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::signals;
+
 /// An input module: its bytes, and the file they were read from.
 pub(crate) struct Input {
     bytes: Bytes,
@@ -16,15 +18,22 @@ pub(crate) struct Input {
 
 /// An input's bytes: mapped from its file, or owned (read, or WAT compiled to a binary).
 enum Bytes {
-    Mapped(memmap2::Mmap),
+    Mapped(Mapped),
     Owned(Vec<u8>),
+}
+
+/// A memory-mapped file, watched by the SIGBUS handler while it is mapped.
+struct Mapped {
+    // Fields are dropped in order: the watch ends before the mapping goes.
+    _watch: signals::Watch,
+    map: memmap2::Mmap,
 }
 
 impl std::ops::Deref for Input {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match &self.bytes {
-            Bytes::Mapped(m) => m,
+            Bytes::Mapped(m) => &m.map,
             Bytes::Owned(v) => v,
         }
     }
@@ -75,7 +84,7 @@ pub(crate) fn read_module(path: &Path) -> Result<Input> {
         );
     }
     let input = Input {
-        bytes: read_bytes(file, &metadata).with_context(cannot)?,
+        bytes: read_bytes(file, &metadata, path).with_context(cannot)?,
         file: FileId::of(&metadata),
     };
     if input.starts_with(b"\0asm") || !weld_module::is_webassembly_text(&input) {
@@ -97,14 +106,15 @@ pub(crate) fn read_module(path: &Path) -> Result<Input> {
 }
 
 /// The contents of `file`: mapped when it is a large enough regular file, read otherwise.
-fn read_bytes(mut file: File, metadata: &Metadata) -> std::io::Result<Bytes> {
+fn read_bytes(mut file: File, metadata: &Metadata, path: &Path) -> std::io::Result<Bytes> {
     if metadata.is_file() && metadata.len() >= MAP_AT_LEAST {
-        // SAFETY: the mapping is read-only and private to this process. weld reads input files
-        // it was given; like any program reading a file, it relies on nobody truncating them
-        // while it runs (a concurrent truncation would fault, not corrupt weld's state).
+        // SAFETY: the mapping is read-only and private to this process. If another process
+        // truncates the file while weld reads it, the read faults with SIGBUS; the watch turns
+        // that into an error naming the file (see `signals`).
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }?;
-        return Ok(Bytes::Mapped(map));
+        let watch = signals::watch(&map, path);
+        return Ok(Bytes::Mapped(Mapped { _watch: watch, map }));
     }
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;

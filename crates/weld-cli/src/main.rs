@@ -7,6 +7,7 @@ mod input;
 mod inspect;
 mod link;
 mod output;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ struct InspectArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    signals::install();
     let result = match cli.command {
         Command::Link(args) => link::run(args),
         Command::Inspect(args) => inspect::run(&args.files, args.json),

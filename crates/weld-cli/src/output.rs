@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use weld_component::{LinkError, Linked, Linker};
 
 use crate::input::FileId;
+use crate::signals;
 
 /// Where the component goes.
 pub(crate) struct Output<'p> {
@@ -164,12 +165,15 @@ impl Staging {
         let mut attempt = 0;
         loop {
             let temp = self.dir.join(staging_name(&self.name, pid, attempt));
+            // Before the file exists, so that a signal arriving any time after removes it.
+            signals::set_staging(&temp);
             match OpenOptions::new().write(true).create_new(true).open(&temp) {
                 Ok(file) => return Ok((file, temp)),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt + 1 < NAME_ATTEMPTS => {
                     attempt += 1;
                 }
                 Err(e) => {
+                    signals::clear_staging();
                     return Err(e).with_context(|| {
                         format!("cannot create the staging file `{}`", temp.display())
                     });
@@ -186,7 +190,10 @@ impl Staging {
         let renamed = fs::rename(temp, &self.output)
             .with_context(|| format!("cannot rename `{}` to it", temp.display()));
         match renamed {
-            Ok(()) => self.temp = None,
+            Ok(()) => {
+                self.temp = None;
+                signals::clear_staging();
+            }
             Err(_) => self.discard(),
         }
         renamed
@@ -198,6 +205,7 @@ impl Staging {
             // A failure leaves a dot-file behind, which is harmless.
             let _ = fs::remove_file(temp);
         }
+        signals::clear_staging();
     }
 }
 

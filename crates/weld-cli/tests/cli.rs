@@ -460,6 +460,145 @@ fn long_output_names_are_staged() {
     assert_eq!(staging_files(&dir), Vec::<String>::new());
 }
 
+/// A library with about `size` bytes of code: `_start` and functions made of `i32.const 0;
+/// drop`, which keep weld's validation busy long enough to interrupt a link.
+fn big_library(size: usize) -> Vec<u8> {
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Module, TypeSection,
+    };
+    const BODY: usize = 60_000;
+    let count = u32::try_from(size / BODY + 1).unwrap();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut functions = FunctionSection::new();
+    let mut body = Function::new([]);
+    for _ in 0..BODY / 3 {
+        body.instructions().i32_const(0).drop();
+    }
+    body.instructions().end();
+    let mut code = CodeSection::new();
+    for _ in 0..count {
+        functions.function(0);
+        code.function(&body);
+    }
+    let mut exports = ExportSection::new();
+    exports.export("_start", ExportKind::Func, 0);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&functions)
+        .section(&exports)
+        .section(&code);
+    module.finish()
+}
+
+/// Starts `weld link LIBRARY -o OUT`, its stderr captured.
+#[cfg(unix)]
+fn start_link(library: &std::path::Path, out: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_weld"))
+        .args([
+            "link",
+            library.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start weld")
+}
+
+/// Waits until `ready` holds while `child` runs; false if the child ends first.
+#[cfg(unix)]
+fn wait_while_running(child: &mut std::process::Child, mut ready: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(120) {
+        if ready() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("weld neither got ready nor ended in 120 s");
+}
+
+/// SIGTERM, SIGINT or SIGHUP while the component is being staged: the staging file is removed,
+/// weld dies of the signal, and the earlier output is left as it was.
+#[cfg(unix)]
+#[test]
+fn a_signal_removes_the_staging_file() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = empty_dir("signals");
+    let library = dir.join("big.so");
+    std::fs::write(&library, big_library(48 << 20)).unwrap();
+    let out = dir.join("app.wasm");
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        std::fs::write(&out, b"earlier").unwrap();
+        let mut child = start_link(&library, &out);
+        let staged = wait_while_running(&mut child, || !staging_files(&dir).is_empty());
+        assert!(staged, "the link ended before its output was staged");
+        // SAFETY: sends a signal to the child, which has not been waited for.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let res = child.wait_with_output().unwrap();
+        assert_eq!(
+            res.status.signal(),
+            Some(signal),
+            "{:?}: {}",
+            res.status,
+            text(&res.stderr)
+        );
+        assert_eq!(staging_files(&dir), Vec::<String>::new(), "signal {signal}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
+    }
+}
+
+/// An input truncated while weld reads it (it is memory-mapped, so reading past the new end
+/// faults with SIGBUS) is an error naming the file, not death by a signal; the staging file is
+/// removed.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_input_truncated_during_the_link_is_an_error() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = empty_dir("truncated");
+    let library = dir.join("big.so");
+    let out = dir.join("app.wasm");
+    for size in [48 << 20, 144 << 20] {
+        std::fs::write(&library, big_library(size)).unwrap();
+        let mut child = start_link(&library, &out);
+        // Once the output is being staged, validation is reading the input on other threads.
+        // (A truncation while weld parses the first page gives a parse error instead: the rest
+        // of a file's last page reads as zeros.)
+        let staged = wait_while_running(&mut child, || !staging_files(&dir).is_empty());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&library)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let res = child.wait_with_output().unwrap();
+        if !staged || res.status.success() {
+            // The link ended before the truncation; try a larger input.
+            continue;
+        }
+        let err = text(&res.stderr);
+        assert_eq!(res.status.signal(), None, "{:?}: {err}", res.status);
+        assert_eq!(res.status.code(), Some(1), "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "error: input `{}` changed while weld was reading it (was it truncated?)\n",
+                library.display()
+            )
+        );
+        assert_eq!(staging_files(&dir), Vec::<String>::new());
+        assert!(!out.exists());
+        return;
+    }
+    panic!("every link ended before its input was truncated");
+}
+
 /// Every file of `tests/bad-inputs/` with an expectation gives, through the `weld` command,
 /// `error: ` and exactly the message the library API gives (see that directory's README).
 #[test]
