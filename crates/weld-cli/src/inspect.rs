@@ -7,6 +7,7 @@ use anyhow::Result;
 use weld_module::{EntityType, ImportClass, Library, SpecialExport};
 
 use crate::input::{Input, read_module};
+use crate::print;
 
 fn class_name(class: &ImportClass) -> &'static str {
     match class {
@@ -66,8 +67,7 @@ pub fn run(files: &[PathBuf], json: bool) -> Result<()> {
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
-    let out = if json { to_json(&libs) } else { to_text(&libs) };
-    print!("{out}");
+    print::stdout(&if json { to_json(&libs) } else { to_text(&libs) });
     if !errors.is_empty() {
         anyhow::bail!("{}", errors.join("\nerror: "));
     }

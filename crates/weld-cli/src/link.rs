@@ -9,6 +9,7 @@ use weld_component::{LinkError, Linker, ParseError};
 
 use crate::input::{self, Input};
 use crate::output::Output;
+use crate::print;
 
 /// Links WebAssembly dynamic libraries into a component.
 #[derive(Args)]
@@ -139,15 +140,14 @@ pub(crate) fn run(args: LinkArgs) -> Result<()> {
         // The message is the whole story: the error's sources repeat parts of it.
         Err(e) => bail!("{e}"),
     };
-    for w in &linked.report.warnings {
-        eprintln!("warning: {w}");
-    }
+    // The output is in place before anything is printed: a reader that stops reading (`| head`)
+    // cannot undo the link.
+    output.finish(&linked.component)?;
+    print::stderr_lines("warning: ", &linked.report.warnings);
     if args.verbose {
-        for line in linked.report.lines() {
-            eprintln!("weld: {line}");
-        }
+        print::stderr_lines("weld: ", linked.report.lines());
     }
-    output.finish(&linked.component)
+    Ok(())
 }
 
 /// Reads every library and adapter; all read errors at once.

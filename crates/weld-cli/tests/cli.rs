@@ -599,6 +599,57 @@ fn an_input_truncated_during_the_link_is_an_error() {
     panic!("every link ended before its input was truncated");
 }
 
+/// The write end of a pipe whose read end is closed: writing to it fails with EPIPE.
+#[cfg(unix)]
+fn closed_pipe() -> std::process::Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills the two descriptors; the read end is closed at once and the write
+    // end is owned from here on.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        std::process::Stdio::from(OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+/// Printing to a pipe nobody reads (`weld inspect … | head`, `weld link -v … 2>&1 | head`)
+/// neither panics nor fails: inspect succeeds, and the link writes its output.
+#[cfg(unix)]
+#[test]
+fn printing_to_a_closed_pipe_is_not_an_error() {
+    for json in [false, true] {
+        let mut args = vec!["inspect", "tests/fixtures/libapp.so"];
+        if json {
+            args.push("--json");
+        }
+        let res = Command::new(env!("CARGO_BIN_EXE_weld"))
+            .args(&args)
+            .current_dir(root())
+            .stdout(closed_pipe())
+            .output()
+            .unwrap();
+        let err = text(&res.stderr);
+        assert!(res.status.success(), "{:?}: {err}", res.status);
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    let dir = empty_dir("closed-pipe");
+    let out = dir.join("app.wasm");
+    let mut args = vec!["link", "-v"];
+    args.extend(PROGRAM);
+    args.extend(["-o", out.to_str().unwrap()]);
+    let res = Command::new(env!("CARGO_BIN_EXE_weld"))
+        .args(&args)
+        .current_dir(root())
+        .stderr(closed_pipe())
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{:?}", res.status);
+    valid_component(&out);
+    assert_eq!(staging_files(&dir), Vec::<String>::new());
+}
+
 /// Every file of `tests/bad-inputs/` with an expectation gives, through the `weld` command,
 /// `error: ` and exactly the message the library API gives (see that directory's README).
 #[test]
