@@ -72,7 +72,7 @@ mod unix {
             path.display()
         );
         let start = bytes.as_ptr() as usize;
-        let region: &'static mut Region = Box::leak(Box::new(Region {
+        let region = Box::into_raw(Box::new(Region {
             start,
             end: start.saturating_add(bytes.len()),
             message: Box::leak(message.into_bytes().into_boxed_slice()),
@@ -81,15 +81,16 @@ mod unix {
         }));
         let mut head = REGIONS.load(Ordering::Acquire);
         loop {
-            // SAFETY: every pointer stored in REGIONS comes from `Box::leak` and is never freed.
-            region.next = unsafe { head.as_ref() };
+            // SAFETY: `region` is not shared yet, so it may be written; every pointer stored in
+            // REGIONS comes from `Box::into_raw` and is never freed.
+            unsafe { (*region).next = head.as_ref() };
             match REGIONS.compare_exchange(head, region, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(current) => head = current,
             }
         }
-        // Published: from now on the region is only read.
-        Watch(region)
+        // SAFETY: the region is never freed, and from now on it is only read.
+        Watch(unsafe { &*region })
     }
 
     impl Region {
@@ -173,7 +174,7 @@ mod unix {
     /// other SIGBUS gets the default action (death by the signal) once the handler returns.
     extern "C" fn on_bus(signal: c_int, info: *mut siginfo_t, _context: *mut c_void) {
         let address = fault_address(info);
-        // SAFETY: every pointer stored in REGIONS comes from `Box::leak` and is never freed.
+        // SAFETY: every pointer stored in REGIONS comes from `Box::into_raw` and is never freed.
         let head = unsafe { REGIONS.load(Ordering::Acquire).as_ref() };
         if let Some(region) = head.and_then(|h| h.find(address)) {
             if !REPORTING.swap(true, Ordering::AcqRel) {
@@ -189,8 +190,9 @@ mod unix {
             }
         }
         remove_staging();
-        // SAFETY: `sigaction` and `raise` are async-signal-safe. A fault recurs when the handler
-        // returns, a signal sent by another process is the raised one; either now kills weld.
+        // SAFETY: `sigaction` and `raise` are async-signal-safe. With the default action back,
+        // the raised signal (pending until the handler returns) or the fault, which recurs when
+        // it returns, kills weld.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = libc::SIG_DFL;
