@@ -552,6 +552,7 @@ fn a_signal_removes_the_staging_file() {
         assert_eq!(staging_files(&dir), Vec::<String>::new(), "signal {signal}");
         assert_eq!(std::fs::read(&out).unwrap(), b"earlier");
     }
+    std::fs::remove_file(&library).unwrap();
 }
 
 /// An input truncated while weld reads it (it is memory-mapped, so reading past the new end
@@ -594,8 +595,10 @@ fn an_input_truncated_during_the_link_is_an_error() {
         );
         assert_eq!(staging_files(&dir), Vec::<String>::new());
         assert!(!out.exists());
+        std::fs::remove_file(&library).unwrap();
         return;
     }
+    let _ = std::fs::remove_file(&library);
     panic!("every link ended before its input was truncated");
 }
 
