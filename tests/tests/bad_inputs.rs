@@ -281,9 +281,9 @@ fn random_bytes_never_panic() {
                 assert_eq!(err.offset.is_some(), size > 0, "{err}");
                 assert!(
                     size == 0
-                        || err
-                            .message
-                            .starts_with("not a WebAssembly module: it starts with "),
+                        || err.message.starts_with(
+                            "a file of unknown format, not a WebAssembly module: it starts with "
+                        ),
                     "{err}"
                 );
                 let linked = checked_link(&case, &[("librandom.so", bytes.clone())]);
@@ -426,7 +426,7 @@ fn empty_file() {
         "libempty.so",
         Vec::new(),
         None,
-        "the input is empty (0 bytes); expected a WebAssembly module",
+        "an empty file (0 bytes), not a WebAssembly module",
     );
 }
 
@@ -438,7 +438,7 @@ fn component_instead_of_module() {
         "libcomponent.so",
         component,
         Some(0),
-        "expected a core WebAssembly module, found a component",
+        "a WebAssembly component, not a core module; expected a core module (a dynamic library)",
     );
 }
 

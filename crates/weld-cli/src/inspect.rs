@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use weld_module::{EntityType, ImportClass, Library, SpecialExport};
 
+use crate::input::{Input, read_module};
+use crate::print;
+
 fn class_name(class: &ImportClass) -> &'static str {
     match class {
         ImportClass::Memory => "memory",
@@ -46,25 +49,28 @@ fn export_role(e: &weld_module::Export<'_>) -> &'static str {
     }
 }
 
+/// Runs `weld inspect`: prints every library that can be read and parsed, then reports each
+/// file that cannot, and fails if there was any.
 pub fn run(files: &[PathBuf], json: bool) -> Result<()> {
-    let mut inputs = Vec::new();
-    for f in files {
-        inputs.push((f, crate::input::read_module(f)?));
-    }
+    let inputs: Vec<(String, Result<Input>)> = files
+        .iter()
+        .map(|f| (f.to_string_lossy().into_owned(), read_module(f)))
+        .collect();
     let mut libs = Vec::new();
     let mut errors = Vec::new();
-    for (path, bytes) in &inputs {
-        let name = path.to_str().unwrap_or("<non-UTF-8 path>");
-        match Library::parse(name, bytes) {
-            Ok(l) => libs.push(l),
-            Err(e) => errors.push(e.to_string()),
+    for (name, input) in &inputs {
+        match input {
+            Ok(bytes) => match Library::parse(name, bytes) {
+                Ok(l) => libs.push(l),
+                Err(e) => errors.push(e.to_string()),
+            },
+            Err(e) => errors.push(format!("{e:#}")),
         }
     }
+    print::stdout(&if json { to_json(&libs) } else { to_text(&libs) });
     if !errors.is_empty() {
         anyhow::bail!("{}", errors.join("\nerror: "));
     }
-    let out = if json { to_json(&libs) } else { to_text(&libs) };
-    print!("{out}");
     Ok(())
 }
 

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use weld_component::{LinkError, Linker};
+use weld_component::{LinkError, Linker, ParseError};
 
 use crate::input::{self, Input};
 use crate::output::Output;
+use crate::print;
 
 /// Links WebAssembly dynamic libraries into a component.
 #[derive(Args)]
@@ -109,8 +110,12 @@ struct Library {
     dl_openable: bool,
 }
 
-/// An adapter: its name and bytes.
-type Adapter = (String, Vec<u8>);
+/// An adapter: its name, its file and its bytes.
+struct Adapter {
+    name: String,
+    path: PathBuf,
+    bytes: Input,
+}
 
 /// Runs `weld link`.
 pub(crate) fn run(args: LinkArgs) -> Result<()> {
@@ -121,24 +126,28 @@ pub(crate) fn run(args: LinkArgs) -> Result<()> {
     }
     // All inputs are read first: the linker borrows them.
     let (libraries, adapters) = read_inputs(&args)?;
-    let linker = configure(&args, &libraries, adapters);
-    // The output is written while the last of validation runs, to a temporary file that is
+    let mut output = Output::new(&args.output, args.wat)?;
+    let inputs = libraries.iter().map(|l| (l.path.as_path(), l.bytes.file));
+    output.check_not_an_input(
+        inputs.chain(adapters.iter().map(|a| (a.path.as_path(), a.bytes.file))),
+    )?;
+    let linker = configure(&args, &libraries, &adapters);
+    // The output is written while the last of validation runs, to a staging file that is
     // renamed into place only once the link has succeeded.
-    let mut output = Output::new(&args.output, args.wat);
     let linked = match output.link(&linker) {
         Ok(l) => l,
         Err(LinkError::Parse(errors)) => bail!(parse_errors(&libraries, &errors)),
-        Err(e) => return Err(e.into()),
+        // The message is the whole story: the error's sources repeat parts of it.
+        Err(e) => bail!("{e}"),
     };
-    for w in &linked.report.warnings {
-        eprintln!("warning: {w}");
-    }
+    // The output is in place before anything is printed: a reader that stops reading (`| head`)
+    // cannot undo the link.
+    output.finish(&linked.component)?;
+    print::stderr_lines("warning: ", &linked.report.warnings);
     if args.verbose {
-        for line in linked.report.lines() {
-            eprintln!("weld: {line}");
-        }
+        print::stderr_lines("weld: ", linked.report.lines());
     }
-    output.finish(&linked.component)
+    Ok(())
 }
 
 /// Reads every library and adapter; all read errors at once.
@@ -151,9 +160,10 @@ fn read_inputs(args: &LinkArgs) -> Result<(Vec<Library>, Vec<Adapter>)> {
         .map(|s| (s, false))
         .chain(args.dl_openable.iter().map(|s| (s, true)));
     for (spec, dl_openable) in specs {
-        let (name, path) = input::spec(spec, str::to_string);
-        match input::read_module(&path) {
-            Ok(bytes) => libraries.push(Library {
+        let read = input::spec(spec, str::to_string)
+            .and_then(|(name, path)| Ok((input::read_module(&path)?, name, path)));
+        match read {
+            Ok((bytes, name, path)) => libraries.push(Library {
                 name,
                 path,
                 bytes,
@@ -165,11 +175,12 @@ fn read_inputs(args: &LinkArgs) -> Result<(Vec<Library>, Vec<Adapter>)> {
     let mut adapters = Vec::new();
     for spec in &args.adapters {
         // An adapter's name defaults to its file name up to the first `.`.
-        let (name, path) = input::spec(spec, |file| {
+        let read = input::spec(spec, |file| {
             file.split('.').next().unwrap_or(file).to_string()
-        });
-        match input::read_module(&path) {
-            Ok(bytes) => adapters.push((name, bytes.to_vec())),
+        })
+        .and_then(|(name, path)| Ok((input::read_module(&path)?, name, path)));
+        match read {
+            Ok((bytes, name, path)) => adapters.push(Adapter { name, path, bytes }),
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
@@ -180,17 +191,17 @@ fn read_inputs(args: &LinkArgs) -> Result<(Vec<Library>, Vec<Adapter>)> {
 }
 
 /// The linker for `args`, borrowing the libraries' bytes.
-fn configure<'a>(args: &LinkArgs, libraries: &'a [Library], adapters: Vec<Adapter>) -> Linker<'a> {
+fn configure<'a>(args: &LinkArgs, libraries: &'a [Library], adapters: &[Adapter]) -> Linker<'a> {
     let mut linker = Linker::default();
     for lib in libraries {
         if lib.dl_openable {
-            linker.dl_openable(lib.name.clone(), &lib.bytes[..]);
+            linker.dl_openable(lib.name.clone(), &*lib.bytes);
         } else {
-            linker.library(lib.name.clone(), &lib.bytes[..]);
+            linker.library(lib.name.clone(), &*lib.bytes);
         }
     }
-    for (name, bytes) in adapters {
-        linker.adapter(name, bytes);
+    for adapter in adapters {
+        linker.adapter(adapter.name.clone(), adapter.bytes.to_vec());
     }
     {
         let o = linker.options_mut();
@@ -210,22 +221,28 @@ fn configure<'a>(args: &LinkArgs, libraries: &'a [Library], adapters: Vec<Adapte
     linker
 }
 
-/// Parse errors, each naming the file as well as the library.
-fn parse_errors(libraries: &[Library], errors: &[weld_component::ParseError]) -> String {
-    let lines: Vec<String> = errors
-        .iter()
-        .map(|e| {
+/// The message of `LinkError::Parse(errors)`, each error naming the file as well as the library
+/// where they differ. When every library is named by its path, this is the error's own message.
+fn parse_errors(libraries: &[Library], errors: &[ParseError]) -> String {
+    let located = |e: &ParseError| match libraries.iter().find(|l| l.name == e.library) {
+        Some(l) if l.path.as_os_str() != e.library.as_str() => {
             let at = match e.offset {
                 Some(o) => format!("at byte offset {o:#x}: {}", e.message),
                 None => e.message.clone(),
             };
-            match libraries.iter().find(|l| l.name == e.library) {
-                Some(l) if l.path.as_os_str() != e.library.as_str() => {
-                    format!("`{}` (library `{}`): {at}", l.path.display(), e.library)
-                }
-                _ => format!("`{}`: {at}", e.library),
+            format!("`{}` (library `{}`): {at}", l.path.display(), e.library)
+        }
+        _ => e.to_string(),
+    };
+    match errors {
+        [only] => format!("malformed input: {}", located(only)),
+        _ => {
+            let mut text = format!("{} inputs are malformed:", errors.len());
+            for e in errors {
+                text.push_str("\n  - ");
+                text.push_str(&located(e));
             }
-        })
-        .collect();
-    format!("malformed input:\n  {}", lines.join("\n  "))
+            text
+        }
+    }
 }

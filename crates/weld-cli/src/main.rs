@@ -2,11 +2,22 @@
 //!
 //! This binary only parses arguments and prints; the work is done by `weld-component` (linking)
 //! and `weld-module` (inspection).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod input;
 mod inspect;
 mod link;
 mod output;
+mod print;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,7 +52,15 @@ struct InspectArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help, version or a usage error; a closed stream is not a reason to panic.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    signals::install();
     let result = match cli.command {
         Command::Link(args) => link::run(args),
         Command::Inspect(args) => inspect::run(&args.files, args.json),
@@ -49,7 +68,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            print::stderr_lines("error: ", [format!("{e:#}")]);
             ExitCode::FAILURE
         }
     }

@@ -16,7 +16,7 @@
 //! | module | stage or content |
 //! | --- | --- |
 //! | [`abi`] | the ABI's vocabulary: every fixed, linker-provided or reserved name, the symbol flags |
-//! | `header` | is the input a core module at all (magic bytes, version) |
+//! | `header` | is the input a core module at all (magic bytes, version), and if not, what it is; [`is_webassembly_text`] |
 //! | `parse` | [`Library::parse`]: one pass over the sections, one stage per section |
 //! | `dylink` | the `dylink.0` subsections |
 //! | `classify` | imports' and exports' types, ABI roles and flags, once everything is read |
@@ -72,6 +72,7 @@ mod types;
 
 pub use abi::{SYM_BINDING_LOCAL, SYM_BINDING_WEAK, SYM_TLS, SYM_VISIBILITY_HIDDEN};
 pub use error::{AbiImportError, ParseError, ParseErrorKind, Warning, WarningKind};
+pub use header::is_webassembly_text;
 pub use library::{
     CustomSection, DataSegment, Export, Import, ImportClass, Library, SpecialExport,
 };

@@ -161,7 +161,7 @@ impl<'a> Reader<'a, '_> {
                     return Err(cx.err(
                         Some(range.start),
                         ParseErrorKind::Component,
-                        "expected a core WebAssembly module, found a component",
+                        header::COMPONENT,
                     ));
                 }
                 Payload::TypeSection(reader) => self.types(reader)?,

@@ -185,7 +185,11 @@ fn truncated_input_is_an_error() {
 fn component_is_rejected() {
     let wasm = parse("(component)");
     let err = Library::parse("c", &wasm).unwrap_err();
-    assert!(err.message.contains("found a component"), "{err}");
+    assert_eq!(err.kind, ParseErrorKind::Component);
+    assert_eq!(
+        err.to_string(),
+        "c: at byte offset 0x0: a WebAssembly component, not a core module; expected a core module (a dynamic library)"
+    );
 }
 
 #[test]
@@ -213,41 +217,90 @@ fn huge_alignment_is_an_error() {
 
 #[test]
 fn inputs_that_are_not_modules_say_what_they_look_like() {
-    let cases: &[(&[u8], Option<u64>, &str)] = &[
+    let magic = "not with the magic bytes 00 61 73 6d (\"\\0asm\")";
+    let mut shared_object = b"\x7fELF\x02\x01\x01\0".to_vec();
+    shared_object.extend([0; 8]);
+    shared_object.extend([3, 0]);
+    let cases: &[(&[u8], Option<u64>, String)] = &[
+        (
+            &shared_object,
+            Some(0),
+            format!("an ELF shared object (a native library), not a WebAssembly module: it starts with 7f 45 4c 46, {magic}"),
+        ),
         (
             b"\x7fELF\x02\x01\x01\0",
             Some(0),
-            "not a WebAssembly module: it starts with 7f 45 4c 46 (an ELF file: a native library, not a WebAssembly one?), not with the magic bytes 00 61 73 6d (\"\\0asm\")",
+            format!("an ELF file (native code), not a WebAssembly module: it starts with 7f 45 4c 46, {magic}"),
+        ),
+        (
+            b"!<arch>\n",
+            Some(0),
+            format!("an ar archive (a static library), not a WebAssembly module: it starts with 21 3c 61 72, {magic}"),
         ),
         (
             b"  (module)",
             Some(0),
-            "not a WebAssembly module: it starts with 20 20 28 6d (WebAssembly text? weld links binary modules), not with the magic bytes 00 61 73 6d (\"\\0asm\")",
+            "WebAssembly text, not a binary module; expected the binary format, which starts with the magic bytes 00 61 73 6d (\"\\0asm\") (convert the text first, e.g. with `wasm-tools parse`)".to_string(),
         ),
         (
             b"\x01",
             Some(0),
-            "not a WebAssembly module: it starts with 01, not with the magic bytes 00 61 73 6d (\"\\0asm\")",
+            format!("a file of unknown format, not a WebAssembly module: it starts with 01, {magic}"),
         ),
         (
             b"\0as",
             Some(3),
-            "the input ends inside the 8-byte module header (3 bytes)",
+            "a truncated WebAssembly module: the input ends inside the 8-byte header (3 bytes)".to_string(),
         ),
         (
             b"\0asm\x01\0",
             Some(6),
-            "the input ends inside the 8-byte module header (6 bytes)",
+            "a truncated WebAssembly module: the input ends inside the 8-byte header (6 bytes)".to_string(),
         ),
         (
             b"\0asm\x02\0\0\0",
             Some(4),
-            "unsupported binary version 2 (weld reads version 1 core modules)",
+            "a WebAssembly module of binary version 2; expected version 1, the only one weld reads".to_string(),
+        ),
+        (
+            b"\0asm\x01\0\x02\0",
+            Some(6),
+            "a WebAssembly binary of unknown layer 2 (version 1); expected a core module (layer 0, version 1)".to_string(),
         ),
     ];
     for (bytes, offset, message) in cases {
         let err = Library::parse("libx.so", bytes).unwrap_err();
-        assert_eq!((err.offset, err.message.as_str()), (*offset, *message));
+        assert_eq!(
+            (err.offset, err.message.as_str()),
+            (*offset, message.as_str())
+        );
+    }
+}
+
+#[test]
+fn what_looks_like_webassembly_text() {
+    let text: &[&[u8]] = &[
+        b"(module)",
+        b" \n\t(module)",
+        b";; comment\n(module)",
+        b"(; block (; nested ;) ;)(module)",
+        b"(;;) ;;\n (",
+    ];
+    let not_text: &[&[u8]] = &[
+        b"",
+        b"   ",
+        b";; only a comment",
+        b"(; unclosed (module)",
+        b"(;) (module)",
+        b"module",
+        b"\xff(module)",
+        b"\x7fELF",
+    ];
+    for t in text {
+        assert!(is_webassembly_text(t), "{}", String::from_utf8_lossy(t));
+    }
+    for t in not_text {
+        assert!(!is_webassembly_text(t), "{}", String::from_utf8_lossy(t));
     }
 }
 
@@ -256,7 +309,7 @@ fn empty_input_says_so() {
     let err = Library::parse("libempty.so", &[]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "libempty.so: the input is empty (0 bytes); expected a WebAssembly module"
+        "libempty.so: an empty file (0 bytes), not a WebAssembly module"
     );
 }
 
