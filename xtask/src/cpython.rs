@@ -1,4 +1,4 @@
-//! `cargo xtask cpython [--rebuild] [--compare] [-v]`: links CPython 3.14 — as componentize-py
+//! `cargo xtask cpython [--rebuild] [--compare] [--fuse] [-v]`: links CPython 3.14 — as componentize-py
 //! 0.25.1 bundles it, built for wasm32-wasip2 as WebAssembly dynamic libraries — with weld, runs
 //! it in wasmtime, and checks what Python prints.
 //!
@@ -26,6 +26,9 @@
 //! 6. **run 3**: run 2's link again, written as componentize-py writes it against
 //!    wit-component's by-value `Linker` with only the `use` line changed to
 //!    `weld_component::compat::Linker`, and the same check.
+//!
+//! `--fuse` links runs 1 and 2 with fusion (`LinkOptions::fuse`: every kept library in one core
+//! module) and checks the same output.
 //!
 //! `--compare` also links both sets with wit-component's `Linker` (what `wasm-tools component
 //! link` uses) and runs the result, to compare link times and behaviour. `-v` prints weld's
@@ -84,13 +87,15 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut rebuild = false;
     let mut compare = false;
     let mut verbose = false;
+    let mut fuse = false;
     for arg in args {
         match arg.as_str() {
             "--rebuild" => rebuild = true,
             "--compare" => compare = true,
+            "--fuse" => fuse = true,
             "-v" | "--verbose" => verbose = true,
             other => bail!(
-                "unknown argument `{other}` (usage: cargo xtask cpython [--rebuild] [--compare] [-v])"
+                "unknown argument `{other}` (usage: cargo xtask cpython [--rebuild] [--compare] [--fuse] [-v])"
             ),
         }
     }
@@ -131,10 +136,15 @@ pub fn run(args: &[String]) -> Result<()> {
     let engine = engine()?;
 
     // 4. Run 1: the greeting, and what the importer will look for.
-    println!("\ncpython: run 1: driver + CPython set");
-    let linked = weld_link(&set, &driver, None, verbose)?;
+    let how = Link { fuse, verbose };
+    let fused = if fuse { "-fused" } else { "" };
+    println!(
+        "\ncpython: run 1: driver + CPython set{}",
+        if fuse { ", fused" } else { "" }
+    );
+    let linked = weld_link(&set, &driver, None, how)?;
     timings.push(("weld link (run 1)".into(), linked.1));
-    let component_path = work.join("hello.wasm");
+    let component_path = work.join(format!("hello{fused}.wasm"));
     std::fs::write(&component_path, &linked.0)?;
     println!(
         "cpython:   wrote {} ({} bytes)",
@@ -183,9 +193,9 @@ pub fn run(args: &[String]) -> Result<()> {
     // The importer's finder lists the directory, so the file must exist there; dlopen itself is
     // served from the component (weld's dlopen table), not from the file system.
     std::fs::write(&host_ext, &ext)?;
-    let linked2 = weld_link(&set, &driver, Some((&guest_ext, &ext)), verbose)?;
+    let linked2 = weld_link(&set, &driver, Some((&guest_ext, &ext)), how)?;
     timings.push(("weld link (run 2)".into(), linked2.1));
-    let component_path2 = work.join("weldext.wasm");
+    let component_path2 = work.join(format!("weldext{fused}.wasm"));
     std::fs::write(&component_path2, &linked2.0)?;
     println!(
         "cpython:   wrote {} ({} bytes)",
@@ -947,15 +957,25 @@ fn run_tool(mut cmd: Command) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Linking
 
+/// How [`weld_link`] links.
+#[derive(Clone, Copy)]
+struct Link {
+    /// Fuse the kept libraries into one core module.
+    fuse: bool,
+    /// Print the report.
+    verbose: bool,
+}
+
 /// Links the driver, the CPython set and optionally the extension (`(dlopen path, bytes)`) with
 /// weld; returns the component and the time `encode` took.
 fn weld_link(
     set: &CpythonSet,
     driver: &[u8],
     ext: Option<(&str, &[u8])>,
-    verbose: bool,
+    how: Link,
 ) -> Result<(Vec<u8>, Duration)> {
     let mut linker = weld_component::Linker::default();
+    linker.fuse(how.fuse);
     linker.library(DRIVER, driver.to_vec());
     for name in CPYTHON_SET {
         linker.library(*name, set.lib(name)?.to_vec());
@@ -997,7 +1017,7 @@ fn weld_link(
             .collect();
         println!("cpython:   weld stubs: {}", stubs.join(", "));
     }
-    if verbose {
+    if how.verbose {
         for line in linked.report.lines() {
             println!("weld: {line}");
         }

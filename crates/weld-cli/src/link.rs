@@ -87,6 +87,12 @@ pub(crate) struct LinkArgs {
     #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     return_call_ref: bool,
 
+    /// Fuse every kept library (dl-openable ones included) into one core module before linking:
+    /// calls between libraries become direct calls, and there is no limit of about 1,000
+    /// libraries (a component holds at most 1,000 core modules).
+    #[arg(long)]
+    fuse: bool,
+
     /// Write the component in the WebAssembly text format.
     #[arg(short = 't', long)]
     wat: bool,
@@ -217,6 +223,7 @@ fn configure<'a>(args: &LinkArgs, libraries: &'a [Library], adapters: &[Adapter]
         .validate(args.validate && !args.skip_validation)
         .stub_missing_functions(args.stub_missing_functions)
         .use_built_in_libdl(args.use_built_in_libdl)
+        .fuse(args.fuse)
         .duplicate_symbols_are_errors(matches!(args.duplicate_symbols, DuplicatePolicy::Error));
     linker
 }

@@ -1,7 +1,8 @@
-//! The `weld` command: link WebAssembly dynamic libraries into a component, or inspect them.
+//! The `weld` command: link WebAssembly dynamic libraries into a component, fuse them into one
+//! library, or inspect them.
 //!
-//! This binary only parses arguments and prints; the work is done by `weld-component` (linking)
-//! and `weld-module` (inspection).
+//! This binary only parses arguments and prints; the work is done by `weld-component` (linking),
+//! `weld-fuse` (fusion) and `weld-module` (inspection).
 #![cfg_attr(
     not(test),
     deny(
@@ -12,6 +13,7 @@
     )
 )]
 
+mod fuse;
 mod input;
 mod inspect;
 mod link;
@@ -36,6 +38,9 @@ struct Cli {
 enum Command {
     /// Link dynamic libraries into a component.
     Link(link::LinkArgs),
+    /// Fuse dynamic libraries into one dynamic library (one core module), which links like any
+    /// other.
+    Fuse(fuse::FuseArgs),
     /// Print what weld reads from dynamic libraries: dylink.0, imports and exports.
     Inspect(InspectArgs),
 }
@@ -63,6 +68,7 @@ fn main() -> ExitCode {
     signals::install();
     let result = match cli.command {
         Command::Link(args) => link::run(args),
+        Command::Fuse(args) => fuse::run(args),
         Command::Inspect(args) => inspect::run(&args.files, args.json),
     };
     match result {

@@ -807,3 +807,59 @@ fn inspect_reports_every_bad_file() {
         text(&res.stdout)
     );
 }
+
+#[test]
+fn fuse_writes_one_library_that_links() {
+    let fused = tmp("libprogram.so");
+    let mut args = vec!["fuse"];
+    args.extend(PROGRAM);
+    args.extend(["-o", fused.to_str().unwrap(), "-v"]);
+    let res = weld(&args);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    let err = text(&res.stderr);
+    assert!(
+        err.contains("weld: part libbase.so: data at __memory_base + 0x"),
+        "{err}"
+    );
+    // One dynamic library, whose NEEDED entries were all satisfied inside.
+    let res = weld(&["inspect", fused.to_str().unwrap()]);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    let inspected = text(&res.stdout);
+    assert!(!inspected.contains("needed:"), "{inspected}");
+    let out = tmp("fused-program.wasm");
+    let res = weld(&["link", fused.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    valid_component(&out);
+}
+
+#[test]
+fn link_fuse_says_what_was_fused() {
+    let out = tmp("fused-link.wasm");
+    let mut args = vec!["link", "--fuse", "-v"];
+    args.extend(PROGRAM);
+    args.extend(["-o", out.to_str().unwrap()]);
+    let res = weld(&args);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    let err = text(&res.stderr);
+    assert!(
+        err.contains("weld: fuse  5 libraries into weld-fused.so: libbase.so, "),
+        "{err}"
+    );
+    valid_component(&out);
+}
+
+#[test]
+fn fuse_reports_bad_inputs_and_leaves_no_output() {
+    let out = tmp("never.so");
+    let res = weld(&[
+        "fuse",
+        "tests/fixtures/libapp.so",
+        "tests/bad-inputs/empty.so",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(1));
+    let err = text(&res.stderr);
+    assert!(err.contains("empty.so"), "{err}");
+    assert!(!out.exists());
+}
