@@ -91,6 +91,18 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// An engine that also inlines calls, across core modules too (Cranelift's inliner).
+fn inlining_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .compiler_inlining(wasmtime::Inlining::Yes);
+        Engine::new(&config).unwrap_or_else(|e| panic!("cannot create a wasmtime engine: {e}"))
+    })
+}
+
 /// Store data: WASI context for components that import WASI.
 pub struct Host {
     ctx: WasiCtx,
@@ -112,13 +124,41 @@ pub struct Running {
     instance: Instance,
 }
 
+/// A compiled component, to instantiate many times.
+pub struct Compiled(Component);
+
+impl Compiled {
+    /// Compiles `component`.
+    pub fn new(component: &[u8]) -> Result<Compiled> {
+        Self::with(engine(), component)
+    }
+
+    /// Compiles `component` with Cranelift's inliner on (across core modules too).
+    pub fn inlined(component: &[u8]) -> Result<Compiled> {
+        Self::with(inlining_engine(), component)
+    }
+
+    fn with(engine: &Engine, component: &[u8]) -> Result<Compiled> {
+        Component::new(engine, component)
+            .map(Compiled)
+            .map_err(anyhow::Error::from)
+            .context("compiling the component")
+    }
+
+    /// Instantiates it (with WASI available to it).
+    pub fn instantiate(&self) -> Result<Running> {
+        Running::instantiate(&self.0)
+    }
+}
+
 impl Running {
     /// Compiles and instantiates `component` (with WASI available to it).
     pub fn new(component: &[u8]) -> Result<Running> {
-        let engine = engine();
-        let component = Component::new(engine, component)
-            .map_err(anyhow::Error::from)
-            .context("compiling the component")?;
+        Compiled::new(component)?.instantiate()
+    }
+
+    fn instantiate(component: &Component) -> Result<Running> {
+        let engine = component.engine();
         let mut linker: Linker<Host> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         let host = Host {
@@ -127,7 +167,7 @@ impl Running {
         };
         let mut store = Store::new(engine, host);
         let instance = linker
-            .instantiate(&mut store, &component)
+            .instantiate(&mut store, component)
             .map_err(anyhow::Error::from)
             .context("instantiating the component")?;
         Ok(Running { store, instance })

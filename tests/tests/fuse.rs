@@ -99,3 +99,30 @@ fn libraries_with_thread_local_storage_after_the_first_are_linked_apart() {
     let lines = linked.report.lines().join("\n");
     assert!(lines.contains("apart foo"), "{lines}");
 }
+
+#[test]
+fn calls_between_libraries_give_the_same_results_fused() {
+    let libs = [
+        ("libcaller.so", fixture("libcaller.so")),
+        ("libcallee.so", fixture("libcallee.so")),
+    ];
+    // What `calls(n)` returns (tests/fixtures/src/caller.c).
+    let expected = |n: i32| {
+        let (mut acc, mut mix) = (0i32, 0i32);
+        for i in 0..n {
+            acc += 1;
+            mix = (mix ^ i) + 3;
+        }
+        acc + (mix & 0xff)
+    };
+    for mode in weld_tests::MODES {
+        let linked = weld_tests::weld_link_in(mode, &libs).unwrap_or_else(|e| panic!("{e}"));
+        let mut run = Running::new(&linked.component).unwrap();
+        for n in [0, 1, 1000] {
+            let got = run
+                .call_s32("calls", &[wasmtime::component::Val::S32(n)])
+                .unwrap();
+            assert_eq!(got, expected(n), "{mode:?}, n = {n}");
+        }
+    }
+}

@@ -110,6 +110,9 @@ const SETS: &[Set] = &[
             )
             .world("fixtures.wit", "fixtures"),
             Step::new("libunused.so", "unused.c", &[]),
+            // The cross-library call micro-benchmark.
+            Step::new("libcallee.so", "callee.c", &[]),
+            Step::new("libcaller.so", "caller.c", &["libcallee.so"]).world("calls.wit", "calls"),
         ],
     },
     Set {
