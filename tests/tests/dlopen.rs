@@ -120,3 +120,22 @@ fn dl_openable_library_is_a_root_even_when_unreferenced() {
         ))
     );
 }
+
+#[test]
+fn an_input_named_libdl_so_with_the_built_in_libdl_is_an_error() {
+    let mut linker = weld_component::Linker::default();
+    linker
+        .library("libdl.so", wat::parse_str(PLUGIN).unwrap())
+        .use_built_in_libdl(true);
+    let err = linker.encode().unwrap_err();
+    assert!(
+        matches!(err, weld_component::LinkError::LibdlNameTaken(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the name `libdl.so` is taken by weld's built-in libdl (--use-built-in-libdl): leave out \
+         the input named `libdl.so` to use the built-in libdl, or drop --use-built-in-libdl to \
+         use that input"
+    );
+}

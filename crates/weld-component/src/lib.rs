@@ -79,8 +79,8 @@ mod validate;
 mod world;
 
 pub use error::{
-    EncodeError, EncodeErrorKind, InvalidInput, InvalidOutput, LimitError, LinkError, WorldError,
-    WorldErrorKind,
+    EncodeError, EncodeErrorKind, InvalidInput, InvalidOutput, LibdlNameTaken, LimitError,
+    LinkError, WorldError, WorldErrorKind,
 };
 pub use linker::Linker;
 pub use options::LinkOptions;
