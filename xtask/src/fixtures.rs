@@ -59,6 +59,9 @@ struct Step {
     bootstrap: bool,
     /// `(file in src/, world name)` of a WIT world to embed.
     world: Option<(&'static str, &'static str)>,
+    /// A file in `src/` listing symbols (one a line) that may stay undefined: they become
+    /// imports that weld binds (e.g. `dlopen` & co. to its built-in libdl).
+    allow_undefined: Option<&'static str>,
 }
 
 impl Step {
@@ -69,6 +72,7 @@ impl Step {
             needed,
             bootstrap: false,
             world: None,
+            allow_undefined: None,
         }
     }
 
@@ -79,6 +83,11 @@ impl Step {
 
     const fn world(mut self, file: &'static str, world: &'static str) -> Self {
         self.world = Some((file, world));
+        self
+    }
+
+    const fn allow_undefined(mut self, file: &'static str) -> Self {
+        self.allow_undefined = Some(file);
         self
     }
 }
@@ -113,6 +122,18 @@ const SETS: &[Set] = &[
             // The cross-library call micro-benchmark.
             Step::new("libcallee.so", "callee.c", &[]),
             Step::new("libcaller.so", "caller.c", &["libcallee.so"]).world("calls.wit", "calls"),
+            // The dlopen fixtures (tests/tests/dlopen.rs): a root calling <dlfcn.h>, a library
+            // it NEEDS, and two plugins nobody NEEDS.
+            Step::new("libdlhelper.so", "dlhelper.c", &["libbase.so"]),
+            Step::new("libdlplugin.so", "dlplugin.c", &["libbase.so"]),
+            Step::new("libdlplugin2.so", "dlplugin2.c", &["libbase.so"]),
+            Step::new(
+                "libdlmain.so",
+                "dlmain.c",
+                &["libbase.so", "libdlhelper.so"],
+            )
+            .allow_undefined("libdl.syms")
+            .world("dlfixtures.wit", "dlfixtures"),
         ],
     },
     Set {
@@ -266,7 +287,15 @@ fn link_step(
     out_dir: &Path,
 ) -> Result<()> {
     let out = out_dir.join(step.lib);
-    tools.link(obj, deps_dir, step.needed, &out, step.bootstrap)?;
+    let allow_undefined = step.allow_undefined.map(|f| src_dir.join(f));
+    tools.link(
+        obj,
+        deps_dir,
+        step.needed,
+        &out,
+        step.bootstrap,
+        allow_undefined.as_deref(),
+    )?;
 
     if let Some((wit, world)) = step.world {
         let mut bytes = std::fs::read(&out)?;
@@ -391,9 +420,10 @@ impl Tools {
         run_command(cmd)
     }
 
-    /// `wasm-ld-19 <LDFLAGS> [bootstrap flags] -o <lib> <obj> <needed...>`,
-    /// run in `deps_dir` so the needed libraries are named by base name
-    /// (wasm-ld records base names in `NEEDED` either way).
+    /// `wasm-ld-19 <LDFLAGS> [bootstrap flags] [--allow-undefined-file=F]
+    /// -o <lib> <obj> <needed...>`, run in `deps_dir` so the needed libraries
+    /// are named by base name (wasm-ld records base names in `NEEDED` either
+    /// way).
     fn link(
         &self,
         obj: &Path,
@@ -401,11 +431,17 @@ impl Tools {
         needed: &[&str],
         out: &Path,
         bootstrap: bool,
+        allow_undefined: Option<&Path>,
     ) -> Result<()> {
         let mut cmd = Command::new(&self.wasm_ld);
         cmd.current_dir(deps_dir).args(LDFLAGS);
         if bootstrap {
             cmd.args(BOOTSTRAP_LDFLAGS);
+        }
+        if let Some(file) = allow_undefined {
+            let mut arg = std::ffi::OsString::from("--allow-undefined-file=");
+            arg.push(file);
+            cmd.arg(arg);
         }
         cmd.arg("-o").arg(out).arg(obj).args(needed);
         run_command(cmd)

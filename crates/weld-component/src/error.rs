@@ -12,6 +12,8 @@ use weld_synth::SynthError;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum LinkError {
+    /// An input has the name of weld's built-in libdl, which the link was asked to add.
+    LibdlNameTaken(LibdlNameTaken),
     /// Some inputs could not be parsed.
     Parse(Vec<ParseError>),
     /// A library's `component-type` section could not be decoded, or worlds could not be merged.
@@ -59,6 +61,17 @@ pub struct InputSummary {
     pub start: bool,
     /// Whether it is dl-openable.
     pub dl_openable: bool,
+}
+
+/// An input named like weld's built-in libdl (`libdl.so`) in a link that adds the built-in one
+/// (`--use-built-in-libdl`, [`crate::Linker::use_built_in_libdl`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LibdlNameTaken {
+    /// The name.
+    pub name: String,
+    /// The input's position among the inputs.
+    pub position: usize,
 }
 
 /// A problem with a library's WIT world.
@@ -186,6 +199,7 @@ pub struct InvalidOutput {
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            LinkError::LibdlNameTaken(e) => write!(f, "{e}"),
             LinkError::Parse(errors) => {
                 if let [only] = errors.as_slice() {
                     return write!(f, "malformed input: {only}");
@@ -231,6 +245,18 @@ impl std::error::Error for LinkError {
             LinkError::Fuse(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl fmt::Display for LibdlNameTaken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = &self.name;
+        write!(
+            f,
+            "the name `{name}` is taken by weld's built-in libdl (--use-built-in-libdl): leave out \
+             the input named `{name}` to use the built-in libdl, or drop --use-built-in-libdl to \
+             use that input"
+        )
     }
 }
 

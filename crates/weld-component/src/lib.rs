@@ -84,8 +84,8 @@ mod validate;
 mod world;
 
 pub use error::{
-    EncodeError, EncodeErrorKind, InputSummary, InvalidInput, InvalidOutput, LimitError, LinkError,
-    NothingExported, WorldError, WorldErrorKind,
+    EncodeError, EncodeErrorKind, InputSummary, InvalidInput, InvalidOutput, LibdlNameTaken,
+    LimitError, LinkError, NothingExported, WorldError, WorldErrorKind,
 };
 pub use linker::Linker;
 pub use options::LinkOptions;

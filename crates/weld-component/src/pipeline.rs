@@ -12,8 +12,8 @@ use wit_component::metadata::Bindgen;
 
 use crate::validate::{self, InputValidation};
 use crate::{
-    InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, ReportWarning, append, encode,
-    fusion, report, world,
+    InvalidInput, InvalidOutput, LibdlNameTaken, LinkError, LinkOptions, Linked, ReportWarning,
+    append, encode, fusion, report, world,
 };
 
 /// One input library.
@@ -44,6 +44,7 @@ pub(crate) fn link_aliased(
     options: &LinkOptions,
     early: Option<Early<'_>>,
 ) -> Result<Linked, LinkError> {
+    check_libdl_name(inputs, options)?;
     let libdl = options
         .use_built_in_libdl
         .then(weld_synth::libdl::libdl_module);
@@ -68,6 +69,21 @@ pub(crate) fn link_aliased(
         });
         link_in_scope(&all, aliases, options, early, background)
     })
+}
+
+/// Stage 0: with the built-in libdl, its name must be free (a NEEDED entry naming it would
+/// otherwise be ambiguous).
+fn check_libdl_name(inputs: &[Input<'_>], options: &LinkOptions) -> Result<(), LinkError> {
+    let name = weld_synth::libdl::LIBDL_NAME;
+    match inputs.iter().position(|i| i.name == name) {
+        Some(position) if options.use_built_in_libdl => {
+            Err(LinkError::LibdlNameTaken(LibdlNameTaken {
+                name: name.to_string(),
+                position,
+            }))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The link proper, with the inputs' validation (if any) under way.

@@ -3,7 +3,8 @@
 //! stubs whose address is taken); its start function sets the `GOT.mem` entries known only at
 //! run time, then runs every `__wasm_apply_data_relocs` and then every constructor, both in
 //! initialization order (the constructors between task-hook calls when a library has a task
-//! hook).
+//! hook). With the built-in libdl, the constructors of libraries loaded by their first `dlopen`
+//! are left to libdl.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -20,6 +21,7 @@ use crate::layout::Layout;
 use crate::limits::Limits;
 use crate::main_module::table_type;
 use crate::plan::Plan;
+use crate::scope::Scope;
 use crate::{MAIN_MARKER, names, wrap_i32};
 
 /// The init module and the instances it is instantiated with.
@@ -38,6 +40,9 @@ pub(crate) struct InitInputs<'s, 'a> {
     pub(crate) limits: Limits,
     /// The stubs module's export names, by stub index.
     pub(crate) stub_names: &'s [String],
+    /// The built-in libdl's decisions, when it is linked: deferred libraries' constructors are
+    /// not run here (libdl runs them at their first `dlopen`).
+    pub(crate) scope: Option<&'s Scope<'a>>,
 }
 
 /// The init module under construction: its imports come from the main instance, the stubs
@@ -93,11 +98,12 @@ pub(crate) fn build(cx: &InitInputs<'_, '_>) -> InitModule {
         }
         let thunk = FuncSig::default();
         init.b.ty(&thunk);
-        let relocs = initializers(&mut init, cx, &[SpecialExport::ApplyDataRelocs]);
+        let relocs = initializers(&mut init, cx, &[SpecialExport::ApplyDataRelocs], |_| true);
         let ctors = initializers(
             &mut init,
             cx,
             &[SpecialExport::CallCtors, SpecialExport::Initialize],
+            |l| !cx.scope.is_some_and(|s| s.is_deferred(l)),
         );
         let hook = if ctors.is_empty() {
             None
@@ -171,14 +177,16 @@ fn element_functions(init: &mut InitBuilder, cx: &InitInputs<'_, '_>) -> Vec<u32
     elements
 }
 
-/// Every kept library's exports with one of the roles `which`, in initialization order.
+/// The exports with one of the roles `which` of every kept library for which `at_start` is
+/// true, in initialization order.
 fn initializers(
     init: &mut InitBuilder,
     cx: &InitInputs<'_, '_>,
     which: &[SpecialExport],
+    at_start: impl Fn(LibId) -> bool,
 ) -> Vec<u32> {
     let mut calls = Vec::new();
-    for &l in &cx.link.init_order {
+    for &l in cx.link.init_order.iter().filter(|&&l| at_start(l)) {
         for &w in which {
             if let Some(export) = cx.set[l].special(w) {
                 calls.push(init.library_func(l, export.name, &FuncSig::default()));

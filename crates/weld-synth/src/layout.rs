@@ -15,6 +15,7 @@ use weld_graph::{Binding, ExportRef, LibrarySet, Link, PerLib, StubId};
 use weld_module::EntityType;
 
 use crate::dlopen;
+use crate::scope::Scope;
 use crate::tls::{self, TlsLayout};
 use crate::{ExportShim, SynthError, SynthOptions, SynthProblem};
 
@@ -89,8 +90,20 @@ pub fn layout(
     options: &SynthOptions,
     export_shims: &[ExportShim],
 ) -> Result<Layout, SynthError> {
-    let (mut layout, table_end) = memory(set, link, options)?;
-    slots(set, link, export_shims, table_end, &mut layout)?;
+    let scope = Scope::decide(set, link, export_shims);
+    layout_with(set, link, options, export_shims, scope.as_ref())
+}
+
+/// [`layout`], with the built-in libdl's decisions taken already.
+pub(crate) fn layout_with(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    options: &SynthOptions,
+    export_shims: &[ExportShim],
+    scope: Option<&Scope<'_>>,
+) -> Result<Layout, SynthError> {
+    let (mut layout, table_end) = memory(set, link, options, scope)?;
+    slots(set, link, export_shims, scope, table_end, &mut layout)?;
     Ok(layout)
 }
 
@@ -100,6 +113,7 @@ fn memory(
     set: &LibrarySet<'_>,
     link: &Link<'_>,
     options: &SynthOptions,
+    scope: Option<&Scope<'_>>,
 ) -> Result<(Layout, u64), SynthError> {
     if !options.stack_size.is_multiple_of(16) {
         return Err(SynthProblem::StackNotAligned {
@@ -118,9 +132,10 @@ fn memory(
     let mut mem = align_up(u64::from(options.stack_size).max(16), 16);
     let mut table: u64 = 1;
     if dlopen::needs_table(set, link) {
-        let size = dlopen::table_size(set, link);
+        let (size, root) = dlopen::region(set, link, scope);
+        let size = u32::try_from(size).unwrap_or(u32::MAX);
         layout.dlopen_table = Some((u32_of(mem), size));
-        layout.dlopen_root = u32_of(mem + u64::from(size) - 8);
+        layout.dlopen_root = u32_of(mem + root);
         mem = align_up(mem + u64::from(size), 16);
     }
     if let Some(needs) = tls::needs(set, link) {
@@ -203,11 +218,13 @@ fn symbols_in_memory(
 
 /// Function slots: `GOT.func` targets and shim targets, in instantiation order of the importer,
 /// then the component's exports, then every function a dl-openable library exports (`dlsym`
-/// yields the same slot as `&f`), then stubs whose address is taken.
+/// yields the same slot as `&f`), then the built-in libdl's (the program scope's functions and
+/// deferred constructors), then stubs whose address is taken.
 fn slots(
     set: &LibrarySet<'_>,
     link: &Link<'_>,
     export_shims: &[ExportShim],
+    scope: Option<&Scope<'_>>,
     first: u64,
     layout: &mut Layout,
 ) -> Result<(), SynthError> {
@@ -234,6 +251,9 @@ fn slots(
                 slots.assign(set, r, layout);
             }
         }
+    }
+    for r in scope.into_iter().flat_map(|s| s.slot_functions(set, link)) {
+        slots.assign(set, r, layout);
     }
     for &l in &link.instantiation_order {
         for b in &link.bindings[l] {

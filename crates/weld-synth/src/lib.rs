@@ -26,7 +26,8 @@
 //! | module | stage or content |
 //! | --- | --- |
 //! | `layout` | 1. [`Layout`]: memory regions, table regions, one slot per function whose address is needed |
-//! | `dlopen`, `tls` | the linker's own data: the dlopen table; TLS bookkeeping and accessors |
+//! | `scope` | what the built-in libdl needs decided: libraries loaded at their first `dlopen`, the program scope |
+//! | `dlopen`, `tls` | the linker's own data: the dlopen table (and the built-in libdl's extension); TLS bookkeeping and accessors |
 //! | `stubs` | 2. the stubs module |
 //! | `plan` | 3. what every library instance gets, the main module's globals and imports, shims, `GOT.mem` fixups |
 //! | `args` | [`LibraryInstance`], [`ArgItem`], [`Source`]; sharing of arguments between instances |
@@ -80,6 +81,7 @@ mod limits;
 mod main_module;
 mod names;
 mod plan;
+mod scope;
 mod stubs;
 mod tls;
 
@@ -176,7 +178,8 @@ pub fn synthesize<'a>(
     export_shims: &[ExportShim],
     custom_sections: &[CustomSection<'a>],
 ) -> Result<Synthesized, SynthError> {
-    let layout = layout(set, link, options, export_shims)?;
+    let scope = scope::Scope::decide(set, link, export_shims);
+    let layout = layout::layout_with(set, link, options, export_shims, scope.as_ref())?;
     let stubs = stubs::build(link);
     let stub_names = stubs.as_ref().map_or(&[][..], |s| &s.names[..]);
     let mut problems = Vec::new();
@@ -193,6 +196,7 @@ pub fn synthesize<'a>(
         limits,
         export_shims,
         custom_sections,
+        scope: scope.as_ref(),
     });
     let init = init_module::build(&init_module::InitInputs {
         set,
@@ -201,6 +205,7 @@ pub fn synthesize<'a>(
         plan: &plan,
         limits,
         stub_names,
+        scope: scope.as_ref(),
     });
     Ok(Synthesized {
         layout,

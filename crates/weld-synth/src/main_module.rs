@@ -18,6 +18,7 @@ use crate::builder::{ModuleBuilder, i32_global, u32_len};
 use crate::layout::Layout;
 use crate::limits::Limits;
 use crate::plan::Plan;
+use crate::scope::Scope;
 use crate::{ExportShim, dlopen, names, tls, wrap_i32};
 
 /// The main module and the shims it defines.
@@ -36,6 +37,8 @@ pub(crate) struct MainInputs<'s, 'a> {
     pub(crate) limits: Limits,
     pub(crate) export_shims: &'s [ExportShim],
     pub(crate) custom_sections: &'s [CustomSection<'a>],
+    /// The built-in libdl's decisions, when it is linked.
+    pub(crate) scope: Option<&'s Scope<'a>>,
 }
 
 /// Builds the main module.
@@ -181,7 +184,7 @@ fn data_section(cx: &MainInputs<'_, '_>) -> DataSection {
         data.active(
             0,
             &ConstExpr::i32_const(wrap_i32(start)),
-            dlopen::table_bytes(cx.set, cx.link, cx.layout),
+            dlopen::table_bytes(cx.set, cx.link, cx.layout, cx.scope),
         );
     }
     data
