@@ -1,7 +1,32 @@
-//! dlopen/dlsym through weld's built-in libdl and the dlopen table, run in wasmtime.
+//! dlopen/dlsym through weld's built-in libdl and the dlopen table, run in wasmtime — with
+//! the libraries linked apart and fused into one core module.
+
+use std::cell::Cell;
 
 use wasmtime::component::Val;
-use weld_tests::{Running, embed_world};
+use weld_tests::{MODES, Mode, Running, embed_world};
+
+thread_local! {
+    /// How the links of the running test are made.
+    static MODE: Cell<Mode> = const { Cell::new(Mode::Apart) };
+}
+
+/// Runs `check` with every library linked apart, then with the kept libraries fused into one
+/// core module: dlopen, dlsym and constructor order must not tell the difference.
+fn in_both_modes(check: impl Fn()) {
+    for mode in MODES {
+        eprintln!("links: {mode:?}");
+        MODE.set(mode);
+        check();
+    }
+}
+
+/// A linker in the running test's mode.
+fn linker() -> weld_component::Linker<'static> {
+    let mut linker = weld_component::Linker::default();
+    linker.fuse(MODE.get() == Mode::Fused);
+    linker
+}
 
 /// A dl-openable plugin: a function `f` (returns 42), another name `g` for the same function, and
 /// a data symbol `d` (an i32 holding 1234 at offset 4 of its data).
@@ -77,7 +102,7 @@ const WIT: &str = "package weld:dl; world main { export check: func() -> s32; }"
 fn link(extra_unused: bool) -> weld_component::Linked {
     let main = embed_world(wat::parse_str(MAIN).unwrap(), WIT, "main");
     let plugin = wat::parse_str(PLUGIN).unwrap();
-    let mut linker = weld_component::Linker::default();
+    let mut linker = linker();
     linker
         .library("main.so", main)
         .dl_openable("plugin.so", plugin)
@@ -93,38 +118,42 @@ fn link(extra_unused: bool) -> weld_component::Linked {
 
 #[test]
 fn dlopen_dlsym_dlclose_dlerror() {
-    let linked = link(true);
-    let mut run = Running::new(&linked.component).unwrap();
-    let bits = run.call_s32("check", &[]).unwrap();
-    assert_eq!(bits, 0x7ff, "failed checks: {:#b}", !bits & 0x7ff);
-    // The unused library is pruned, the dl-openable one and libdl are kept.
-    let kept: Vec<_> = linked
-        .report
-        .libraries
-        .iter()
-        .filter(|l| l.kept.is_some())
-        .map(|l| l.name.as_str())
-        .collect();
-    assert_eq!(kept, ["main.so", "plugin.so", "libdl.so"]);
+    in_both_modes(|| {
+        let linked = link(true);
+        let mut run = Running::new(&linked.component).unwrap();
+        let bits = run.call_s32("check", &[]).unwrap();
+        assert_eq!(bits, 0x7ff, "failed checks: {:#b}", !bits & 0x7ff);
+        // The unused library is pruned, the dl-openable one and libdl are kept.
+        let kept: Vec<_> = linked
+            .report
+            .libraries
+            .iter()
+            .filter(|l| l.kept.is_some())
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(kept, ["main.so", "plugin.so", "libdl.so"]);
+    });
 }
 
 #[test]
 fn dl_openable_library_is_a_root_even_when_unreferenced() {
-    let plugin = wat::parse_str(PLUGIN).unwrap();
-    // A program that does not refer to the plugin (a component exporting nothing at all would
-    // be an error).
-    let program = wat::parse_str(r#"(module (@dylink.0) (func (export "_start")))"#).unwrap();
-    let mut linker = weld_component::Linker::default();
-    linker
-        .dl_openable("plugin.so", plugin)
-        .library("program.so", program);
-    let linked = linker.encode().unwrap();
-    assert_eq!(
-        linked.report.libraries[0].kept,
-        Some(weld_component::Kept::Root(
-            weld_component::RootReason::DlOpenable
-        ))
-    );
+    in_both_modes(|| {
+        let plugin = wat::parse_str(PLUGIN).unwrap();
+        // A program that does not refer to the plugin (a component exporting nothing at all would
+        // be an error).
+        let program = wat::parse_str(r#"(module (@dylink.0) (func (export "_start")))"#).unwrap();
+        let mut linker = linker();
+        linker
+            .dl_openable("plugin.so", plugin)
+            .library("program.so", program);
+        let linked = linker.encode().unwrap();
+        assert_eq!(
+            linked.report.libraries[0].kept,
+            Some(weld_component::Kept::Root(
+                weld_component::RootReason::DlOpenable
+            ))
+        );
+    });
 }
 
 /// `f` defined weakly by the first library and strongly by the second; the root checks
@@ -169,7 +198,7 @@ const SCOPE_MAIN: &str = r#"(module
 fn link_scope(weak_first: bool) -> weld_component::Linked {
     let wit = "package weld:dl; world main { export check: func() -> s32; export long-name: func() -> s32; }";
     let main = embed_world(wat::parse_str(SCOPE_MAIN).unwrap(), wit, "main");
-    let mut linker = weld_component::Linker::default();
+    let mut linker = linker();
     linker.library("main.so", main);
     let (weak, strong) = (
         wat::parse_str(WEAK_F).unwrap(),
@@ -186,24 +215,28 @@ fn link_scope(weak_first: bool) -> weld_component::Linked {
 
 #[test]
 fn rtld_default_prefers_a_strong_definition_as_the_linker_does() {
-    for weak_first in [true, false] {
-        let linked = link_scope(weak_first);
-        // Both definitions are loaded at start (main.so NEEDS both).
-        assert!(linked.report.libraries.iter().all(|l| l.kept.is_some()));
-        let mut run = Running::new(&linked.component).unwrap();
-        assert_eq!(
-            run.call_s32("check", &[]).unwrap(),
-            3,
-            "weak first: {weak_first}"
-        );
-    }
+    in_both_modes(|| {
+        for weak_first in [true, false] {
+            let linked = link_scope(weak_first);
+            // Both definitions are loaded at start (main.so NEEDS both).
+            assert!(linked.report.libraries.iter().all(|l| l.kept.is_some()));
+            let mut run = Running::new(&linked.component).unwrap();
+            assert_eq!(
+                run.call_s32("check", &[]).unwrap(),
+                3,
+                "weak first: {weak_first}"
+            );
+        }
+    });
 }
 
 #[test]
 fn a_message_naming_a_long_symbol_is_truncated() {
-    let mut run = Running::new(&link_scope(true).component).unwrap();
-    // The message buffer holds 255 bytes and the NUL.
-    assert_eq!(run.call_s32("long-name", &[]).unwrap(), 255);
+    in_both_modes(|| {
+        let mut run = Running::new(&link_scope(true).component).unwrap();
+        // The message buffer holds 255 bytes and the NUL.
+        assert_eq!(run.call_s32("long-name", &[]).unwrap(), 255);
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,7 +273,7 @@ const NULL_NAME: i32 = 7;
 /// and the two plugins (NEEDED by nobody) are dl-openable. libdlmain.so comes first unless
 /// `helper_first`.
 fn link_fixtures(helper_first: bool, built_in_libdl: bool) -> weld_component::Linked {
-    let mut linker = weld_component::Linker::default();
+    let mut linker = linker();
     let helper = weld_tests::fixture("libdlhelper.so");
     if helper_first {
         linker.dl_openable("libdlhelper.so", helper.clone());
@@ -317,105 +350,115 @@ impl Dl {
 
 #[test]
 fn every_flag_of_dlfcn_h_is_accepted() {
-    let mut dl = Dl::start();
-    // Python's ctypes opens libraries with RTLD_NOW | RTLD_LOCAL.
-    let h = dl.open(PLUGIN1, RTLD_NOW | RTLD_LOCAL);
-    assert_ne!(h, 0, "{}", dl.error());
-    for flags in [
-        RTLD_LAZY,
-        RTLD_NOW,
-        RTLD_LAZY | RTLD_NOW,
-        RTLD_LAZY | RTLD_LOCAL,
-        RTLD_NOW | RTLD_GLOBAL,
-        RTLD_NOW | RTLD_NODELETE,
-        RTLD_NOW | RTLD_NOLOAD,
-        RTLD_LAZY | RTLD_GLOBAL | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE,
-    ] {
-        assert_eq!(
-            dl.open(PLUGIN1, flags),
-            h,
-            "flags {flags:#x}: {}",
-            dl.error()
-        );
-    }
-    assert_eq!(dl.close(h), 0);
+    in_both_modes(|| {
+        let mut dl = Dl::start();
+        // Python's ctypes opens libraries with RTLD_NOW | RTLD_LOCAL.
+        let h = dl.open(PLUGIN1, RTLD_NOW | RTLD_LOCAL);
+        assert_ne!(h, 0, "{}", dl.error());
+        for flags in [
+            RTLD_LAZY,
+            RTLD_NOW,
+            RTLD_LAZY | RTLD_NOW,
+            RTLD_LAZY | RTLD_LOCAL,
+            RTLD_NOW | RTLD_GLOBAL,
+            RTLD_NOW | RTLD_NODELETE,
+            RTLD_NOW | RTLD_NOLOAD,
+            RTLD_LAZY | RTLD_GLOBAL | RTLD_LOCAL | RTLD_NOLOAD | RTLD_NODELETE,
+        ] {
+            assert_eq!(
+                dl.open(PLUGIN1, flags),
+                h,
+                "flags {flags:#x}: {}",
+                dl.error()
+            );
+        }
+        assert_eq!(dl.close(h), 0);
+    });
 }
 
 #[test]
 fn a_mode_without_lazy_or_now_or_an_unknown_flag_is_an_error() {
-    let mut dl = Dl::start();
-    for lib in [PLUGIN1, PROGRAM] {
-        for flags in [0, RTLD_LOCAL, RTLD_GLOBAL, RTLD_NOLOAD, RTLD_NODELETE] {
-            assert_eq!(dl.open(lib, flags), 0, "flags {flags:#x}");
-            assert_eq!(
-                dl.error(),
-                "dlopen: invalid mode: RTLD_LAZY or RTLD_NOW is required"
-            );
-        }
-        for flags in [RTLD_NOW | 16, RTLD_LAZY | 0x10000, -1] {
-            assert_eq!(dl.open(lib, flags), 0, "flags {flags:#x}");
-            assert_eq!(
-                dl.error(),
-                "dlopen: invalid flags (the flags are RTLD_LAZY, RTLD_NOW, RTLD_GLOBAL, \
+    in_both_modes(|| {
+        let mut dl = Dl::start();
+        for lib in [PLUGIN1, PROGRAM] {
+            for flags in [0, RTLD_LOCAL, RTLD_GLOBAL, RTLD_NOLOAD, RTLD_NODELETE] {
+                assert_eq!(dl.open(lib, flags), 0, "flags {flags:#x}");
+                assert_eq!(
+                    dl.error(),
+                    "dlopen: invalid mode: RTLD_LAZY or RTLD_NOW is required"
+                );
+            }
+            for flags in [RTLD_NOW | 16, RTLD_LAZY | 0x10000, -1] {
+                assert_eq!(dl.open(lib, flags), 0, "flags {flags:#x}");
+                assert_eq!(
+                    dl.error(),
+                    "dlopen: invalid flags (the flags are RTLD_LAZY, RTLD_NOW, RTLD_GLOBAL, \
                  RTLD_LOCAL, RTLD_NOLOAD and RTLD_NODELETE)"
-            );
+                );
+            }
         }
-    }
-    // The error is reported once.
-    assert_eq!(dl.error(), "");
-    // Nothing was loaded.
-    assert_eq!(dl.log(), "BHD");
+        // The error is reported once.
+        assert_eq!(dl.error(), "");
+        // Nothing was loaded.
+        assert_eq!(dl.log(), "BHD");
+    });
 }
 
 #[test]
 fn constructors_of_a_plugin_run_inside_its_first_dlopen() {
-    let mut dl = Dl::start();
-    // libbase, libdlhelper (NEEDED by libdlmain, though dl-openable), libdlmain: not the plugins.
-    assert_eq!(dl.log(), "BHD");
-    let h = dl.open(PLUGIN1, RTLD_NOW);
-    assert_eq!(dl.log(), "BHDL");
-    // The constructor ran before dlopen returned.
-    let whoami = dl.sym(h, WHOAMI);
-    assert_eq!(dl.call(whoami), 1);
-    // Once.
-    assert_eq!(dl.open(PLUGIN1, RTLD_LAZY | RTLD_GLOBAL), h);
-    assert_eq!(dl.log(), "BHDL");
-    let h2 = dl.open(PLUGIN2, RTLD_LAZY);
-    assert_eq!(dl.log(), "BHDLK");
-    let whoami2 = dl.sym(h2, WHOAMI);
-    assert_eq!(dl.call(whoami2), 2);
+    in_both_modes(|| {
+        let mut dl = Dl::start();
+        // libbase, libdlhelper (NEEDED by libdlmain, though dl-openable), libdlmain: not the plugins.
+        assert_eq!(dl.log(), "BHD");
+        let h = dl.open(PLUGIN1, RTLD_NOW);
+        assert_eq!(dl.log(), "BHDL");
+        // The constructor ran before dlopen returned.
+        let whoami = dl.sym(h, WHOAMI);
+        assert_eq!(dl.call(whoami), 1);
+        // Once.
+        assert_eq!(dl.open(PLUGIN1, RTLD_LAZY | RTLD_GLOBAL), h);
+        assert_eq!(dl.log(), "BHDL");
+        let h2 = dl.open(PLUGIN2, RTLD_LAZY);
+        assert_eq!(dl.log(), "BHDLK");
+        let whoami2 = dl.sym(h2, WHOAMI);
+        assert_eq!(dl.call(whoami2), 2);
+    });
 }
 
 #[test]
 fn without_the_built_in_libdl_every_constructor_runs_at_start() {
-    // As wasi-libc's libdl expects (it does not run constructors).
-    let mut dl = Dl::of(&link_fixtures(false, false));
-    let mut log: Vec<char> = dl.log().chars().collect();
-    log.sort_unstable();
-    assert_eq!(log, ['B', 'D', 'H', 'K', 'L']);
+    in_both_modes(|| {
+        // As wasi-libc's libdl expects (it does not run constructors).
+        let mut dl = Dl::of(&link_fixtures(false, false));
+        let mut log: Vec<char> = dl.log().chars().collect();
+        log.sort_unstable();
+        assert_eq!(log, ['B', 'D', 'H', 'K', 'L']);
+    });
 }
 
 #[test]
 fn rtld_noload_gives_the_handle_of_a_loaded_library_only() {
-    let mut dl = Dl::start();
-    assert_eq!(dl.open(PLUGIN1, RTLD_NOW | RTLD_NOLOAD), 0);
-    assert_eq!(
-        dl.error(),
-        "dlopen: libdlplugin.so: not loaded yet (RTLD_NOLOAD)"
-    );
-    assert_eq!(dl.log(), "BHD", "RTLD_NOLOAD loads nothing");
-    // Loaded at start (libdlmain NEEDS it).
-    let helper = dl.open(HELPER, RTLD_NOW | RTLD_NOLOAD);
-    assert_ne!(helper, 0, "{}", dl.error());
-    assert_eq!(dl.open(HELPER, RTLD_LAZY), helper);
-    assert_eq!(dl.open(NO_LIBRARY, RTLD_NOW | RTLD_NOLOAD), 0);
-    assert_eq!(
-        dl.error(),
-        "dlopen: libnope.so: no such library (only libraries linked as dl-openable can be opened)"
-    );
-    let h = dl.open(PLUGIN1, RTLD_NOW);
-    assert_eq!(dl.open(PLUGIN1, RTLD_NOW | RTLD_NOLOAD), h);
-    assert_eq!(dl.log(), "BHDL");
+    in_both_modes(|| {
+        let mut dl = Dl::start();
+        assert_eq!(dl.open(PLUGIN1, RTLD_NOW | RTLD_NOLOAD), 0);
+        assert_eq!(
+            dl.error(),
+            "dlopen: libdlplugin.so: not loaded yet (RTLD_NOLOAD)"
+        );
+        assert_eq!(dl.log(), "BHD", "RTLD_NOLOAD loads nothing");
+        // Loaded at start (libdlmain NEEDS it).
+        let helper = dl.open(HELPER, RTLD_NOW | RTLD_NOLOAD);
+        assert_ne!(helper, 0, "{}", dl.error());
+        assert_eq!(dl.open(HELPER, RTLD_LAZY), helper);
+        assert_eq!(dl.open(NO_LIBRARY, RTLD_NOW | RTLD_NOLOAD), 0);
+        assert_eq!(
+            dl.error(),
+            "dlopen: libnope.so: no such library (only libraries linked as dl-openable can be opened)"
+        );
+        let h = dl.open(PLUGIN1, RTLD_NOW);
+        assert_eq!(dl.open(PLUGIN1, RTLD_NOW | RTLD_NOLOAD), h);
+        assert_eq!(dl.log(), "BHDL");
+    });
 }
 
 /// `dlsym(dlopen(NULL), f)` and `dlsym(RTLD_DEFAULT, f)` are `&f` as the C code takes it, with
@@ -423,99 +466,109 @@ fn rtld_noload_gives_the_handle_of_a_loaded_library_only() {
 /// the linker binds the first).
 #[test]
 fn the_program_handle_and_rtld_default_give_what_the_linker_bound() {
-    for (helper_first, overridable) in [(false, 1), (true, 2)] {
-        let mut dl = Dl::of(&link_fixtures(helper_first, true));
-        let program = dl.open(PROGRAM, RTLD_NOW);
-        assert_ne!(program, 0, "{}", dl.error());
-        assert_eq!(dl.open(PROGRAM, RTLD_LAZY | RTLD_NOLOAD), program);
-        for handle in [program, RTLD_DEFAULT] {
-            for sym in [BASE_ADD, BASE_COUNTER, OVERRIDABLE, DLOPEN] {
-                let address = dl.address_of(sym);
-                assert_ne!(address, 0, "&{sym}");
-                assert_eq!(dl.sym(handle, sym), address, "{sym}: {}", dl.error());
-            }
-            let f = dl.sym(handle, OVERRIDABLE);
-            assert_eq!(dl.call(f), overridable, "helper first: {helper_first}");
-            assert_eq!(dl.sym(handle, NO_SYMBOL), 0);
-            assert_eq!(
-                dl.error(),
-                "dlsym: nope: symbol not found in the program or in the libraries opened with \
+    in_both_modes(|| {
+        for (helper_first, overridable) in [(false, 1), (true, 2)] {
+            let mut dl = Dl::of(&link_fixtures(helper_first, true));
+            let program = dl.open(PROGRAM, RTLD_NOW);
+            assert_ne!(program, 0, "{}", dl.error());
+            assert_eq!(dl.open(PROGRAM, RTLD_LAZY | RTLD_NOLOAD), program);
+            for handle in [program, RTLD_DEFAULT] {
+                for sym in [BASE_ADD, BASE_COUNTER, OVERRIDABLE, DLOPEN] {
+                    let address = dl.address_of(sym);
+                    assert_ne!(address, 0, "&{sym}");
+                    assert_eq!(dl.sym(handle, sym), address, "{sym}: {}", dl.error());
+                }
+                let f = dl.sym(handle, OVERRIDABLE);
+                assert_eq!(dl.call(f), overridable, "helper first: {helper_first}");
+                assert_eq!(dl.sym(handle, NO_SYMBOL), 0);
+                assert_eq!(
+                    dl.error(),
+                    "dlsym: nope: symbol not found in the program or in the libraries opened with \
                  RTLD_GLOBAL"
-            );
-            // The plugins are not loaded at start: not in the program's scope.
-            assert_eq!(dl.sym(handle, WHOAMI), 0);
+                );
+                // The plugins are not loaded at start: not in the program's scope.
+                assert_eq!(dl.sym(handle, WHOAMI), 0);
+            }
+            assert_eq!(dl.close(program), 0);
         }
-        assert_eq!(dl.close(program), 0);
-    }
+    });
 }
 
 #[test]
 fn dlsym_and_dlclose_errors_are_precise() {
-    let mut dl = Dl::start();
-    let h = dl.open(PLUGIN1, RTLD_NOW);
-    assert_eq!(dl.sym(h, NO_SYMBOL), 0);
-    assert_eq!(dl.error(), "dlsym: nope: symbol not found in this library");
-    assert_eq!(dl.sym(h, NULL_NAME), 0);
-    assert_eq!(dl.error(), "dlsym: the symbol name is NULL");
-    assert_eq!(dl.sym(RTLD_NEXT, BASE_ADD), 0);
-    assert_eq!(dl.error(), "dlsym: RTLD_NEXT is not supported");
-    assert_eq!(dl.sym(h + 4, WHOAMI), 0);
-    assert_eq!(dl.error(), "dlsym: invalid handle");
-    assert_eq!(dl.close(RTLD_DEFAULT), -1);
-    assert_eq!(dl.error(), "dlclose: invalid handle");
-    assert_eq!(dl.error(), "");
+    in_both_modes(|| {
+        let mut dl = Dl::start();
+        let h = dl.open(PLUGIN1, RTLD_NOW);
+        assert_eq!(dl.sym(h, NO_SYMBOL), 0);
+        assert_eq!(dl.error(), "dlsym: nope: symbol not found in this library");
+        assert_eq!(dl.sym(h, NULL_NAME), 0);
+        assert_eq!(dl.error(), "dlsym: the symbol name is NULL");
+        assert_eq!(dl.sym(RTLD_NEXT, BASE_ADD), 0);
+        assert_eq!(dl.error(), "dlsym: RTLD_NEXT is not supported");
+        assert_eq!(dl.sym(h + 4, WHOAMI), 0);
+        assert_eq!(dl.error(), "dlsym: invalid handle");
+        assert_eq!(dl.close(RTLD_DEFAULT), -1);
+        assert_eq!(dl.error(), "dlclose: invalid handle");
+        assert_eq!(dl.error(), "");
+    });
 }
 
 #[test]
 fn rtld_global_adds_to_the_default_scope_in_dlopen_order() {
-    for (first, second, whoami) in [(PLUGIN1, PLUGIN2, 1), (PLUGIN2, PLUGIN1, 2)] {
-        let mut dl = Dl::start();
-        let program = dl.open(PROGRAM, RTLD_NOW);
-        let h = dl.open(PLUGIN1, RTLD_NOW | RTLD_LOCAL);
-        assert_eq!(dl.sym(RTLD_DEFAULT, PLUGIN_ONLY), 0, "RTLD_LOCAL");
-        assert_eq!(dl.sym(RTLD_DEFAULT, WHOAMI), 0, "RTLD_LOCAL");
-        let first_handle = dl.open(first, RTLD_NOW | RTLD_GLOBAL);
-        dl.open(second, RTLD_LAZY | RTLD_GLOBAL);
-        for handle in [RTLD_DEFAULT, program] {
-            let f = dl.sym(handle, WHOAMI);
-            assert_eq!(dl.call(f), whoami);
-            assert_eq!(f, dl.sym(first_handle, WHOAMI));
-            assert_eq!(dl.sym(handle, PLUGIN_ONLY), dl.sym(h, PLUGIN_ONLY));
-            assert_ne!(dl.sym(handle, PLUGIN_ONLY), 0);
+    in_both_modes(|| {
+        for (first, second, whoami) in [(PLUGIN1, PLUGIN2, 1), (PLUGIN2, PLUGIN1, 2)] {
+            let mut dl = Dl::start();
+            let program = dl.open(PROGRAM, RTLD_NOW);
+            let h = dl.open(PLUGIN1, RTLD_NOW | RTLD_LOCAL);
+            assert_eq!(dl.sym(RTLD_DEFAULT, PLUGIN_ONLY), 0, "RTLD_LOCAL");
+            assert_eq!(dl.sym(RTLD_DEFAULT, WHOAMI), 0, "RTLD_LOCAL");
+            let first_handle = dl.open(first, RTLD_NOW | RTLD_GLOBAL);
+            dl.open(second, RTLD_LAZY | RTLD_GLOBAL);
+            for handle in [RTLD_DEFAULT, program] {
+                let f = dl.sym(handle, WHOAMI);
+                assert_eq!(dl.call(f), whoami);
+                assert_eq!(f, dl.sym(first_handle, WHOAMI));
+                assert_eq!(dl.sym(handle, PLUGIN_ONLY), dl.sym(h, PLUGIN_ONLY));
+                assert_ne!(dl.sym(handle, PLUGIN_ONLY), 0);
+            }
+            // The program's own definitions come first.
+            assert_eq!(dl.sym(RTLD_DEFAULT, BASE_ADD), dl.address_of(BASE_ADD));
         }
-        // The program's own definitions come first.
-        assert_eq!(dl.sym(RTLD_DEFAULT, BASE_ADD), dl.address_of(BASE_ADD));
-    }
+    });
 }
 
 #[test]
 fn rtld_noload_with_rtld_global_promotes_a_loaded_library() {
-    let mut dl = Dl::start();
-    let h = dl.open(PLUGIN1, RTLD_NOW | RTLD_LOCAL);
-    assert_eq!(dl.sym(RTLD_DEFAULT, PLUGIN_ONLY), 0);
-    assert_eq!(dl.open(PLUGIN1, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL), h);
-    assert_eq!(dl.sym(RTLD_DEFAULT, PLUGIN_ONLY), dl.sym(h, PLUGIN_ONLY));
-    // Not loaded: RTLD_NOLOAD | RTLD_GLOBAL neither loads nor promotes.
-    assert_eq!(dl.open(PLUGIN2, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL), 0);
-    assert_eq!(dl.log(), "BHDL");
-    assert_eq!(dl.sym(RTLD_DEFAULT, WHOAMI), dl.sym(h, WHOAMI));
+    in_both_modes(|| {
+        let mut dl = Dl::start();
+        let h = dl.open(PLUGIN1, RTLD_NOW | RTLD_LOCAL);
+        assert_eq!(dl.sym(RTLD_DEFAULT, PLUGIN_ONLY), 0);
+        assert_eq!(dl.open(PLUGIN1, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL), h);
+        assert_eq!(dl.sym(RTLD_DEFAULT, PLUGIN_ONLY), dl.sym(h, PLUGIN_ONLY));
+        // Not loaded: RTLD_NOLOAD | RTLD_GLOBAL neither loads nor promotes.
+        assert_eq!(dl.open(PLUGIN2, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL), 0);
+        assert_eq!(dl.log(), "BHDL");
+        assert_eq!(dl.sym(RTLD_DEFAULT, WHOAMI), dl.sym(h, WHOAMI));
+    });
 }
 
 #[test]
 fn an_input_named_libdl_so_with_the_built_in_libdl_is_an_error() {
-    let mut linker = weld_component::Linker::default();
-    linker
-        .library("libdl.so", wat::parse_str(PLUGIN).unwrap())
-        .use_built_in_libdl(true);
-    let err = linker.encode().unwrap_err();
-    assert!(
-        matches!(err, weld_component::LinkError::LibdlNameTaken(_)),
-        "{err:?}"
-    );
-    assert_eq!(
-        err.to_string(),
-        "the name `libdl.so` is taken by weld's built-in libdl (--use-built-in-libdl): leave out \
+    in_both_modes(|| {
+        let mut linker = linker();
+        linker
+            .library("libdl.so", wat::parse_str(PLUGIN).unwrap())
+            .use_built_in_libdl(true);
+        let err = linker.encode().unwrap_err();
+        assert!(
+            matches!(err, weld_component::LinkError::LibdlNameTaken(_)),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the name `libdl.so` is taken by weld's built-in libdl (--use-built-in-libdl): leave out \
          the input named `libdl.so` to use the built-in libdl, or drop --use-built-in-libdl to \
          use that input"
-    );
+        );
+    });
 }

@@ -10,9 +10,10 @@
 use std::borrow::Cow;
 
 use weld_fuse::{FuseOptions, Fused};
-use weld_graph::{LibId, LibrarySet, Link};
+use weld_graph::{LibId, LibrarySet, Link, PerLib};
+use wit_component::metadata::Bindgen;
 
-use crate::pipeline::{self, Early, Input};
+use crate::pipeline::{self, Early, Hosting, Input};
 use crate::{InvalidInput, InvalidOutput, LinkError, LinkOptions, Linked, report, validate, world};
 
 /// The fused library's name in the component.
@@ -30,9 +31,10 @@ pub(crate) fn link(
     let worlds = world::decode(&set)?;
     let link = pipeline::resolve(&set, &worlds, options)?;
     let libdl = builtin_libdl.then(|| set.ids().last()).flatten();
+    let deferred = deferred(&set, &link, worlds)?;
     let apart = apart(&set, &link, libdl);
-    let fused = fuse(&set, &link, &apart)?;
-    let mut linked = link_fused(&set, &link, &fused, &apart, options, early)?;
+    let fused = fuse(&set, &link, &apart, &deferred)?;
+    let mut linked = link_fused(&set, &link, &fused, &apart, &deferred, options, early)?;
     linked.report = report::fused(&set, &link, &fused, FUSED_NAME, &apart, linked.report);
     Ok(linked)
 }
@@ -48,8 +50,25 @@ fn apart(set: &LibrarySet<'_>, link: &Link<'_>, libdl: Option<LibId>) -> Vec<Lib
     libdl.into_iter().chain(tls_owners.skip(1)).collect()
 }
 
+/// The dl-openable libraries whose constructors wait for their first `dlopen` (with the
+/// built-in libdl), decided on the inputs as the link without fusion decides.
+fn deferred(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    worlds: PerLib<Option<Bindgen>>,
+) -> Result<PerLib<bool>, LinkError> {
+    let merged = world::merge(set, link, worlds)?;
+    let exports = world::exports(set, link, merged.as_ref());
+    Ok(weld_synth::deferred_libraries(set, link, &exports.shims))
+}
+
 /// Fuses the kept libraries but those in `apart`.
-fn fuse(set: &LibrarySet<'_>, link: &Link<'_>, apart: &[LibId]) -> Result<Fused, LinkError> {
+fn fuse(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    apart: &[LibId],
+    deferred: &PerLib<bool>,
+) -> Result<Fused, LinkError> {
     let fused = |id: &&LibId| !apart.contains(id);
     let parts: Vec<LibId> = link
         .instantiation_order
@@ -61,6 +80,12 @@ fn fuse(set: &LibrarySet<'_>, link: &Link<'_>, apart: &[LibId]) -> Result<Fused,
     options.closed = true;
     options.outside = apart.to_vec();
     options.init_order = Some(link.init_order.iter().filter(fused).copied().collect());
+    options.dl_openable = parts
+        .iter()
+        .copied()
+        .filter(|&id| set.is_dl_openable(id))
+        .collect();
+    options.deferred = parts.iter().copied().filter(|&id| deferred[id]).collect();
     weld_fuse::fuse(set, &parts, &options).map_err(LinkError::Fuse)
 }
 
@@ -72,6 +97,7 @@ fn link_fused(
     link: &Link<'_>,
     fused: &Fused,
     apart: &[LibId],
+    deferred: &PerLib<bool>,
     options: &LinkOptions,
     early: Option<Early<'_>>,
 ) -> Result<Linked, LinkError> {
@@ -94,11 +120,25 @@ fn link_fused(
                 dl_openable: set.is_dl_openable(id),
             }),
     );
-    // The fused library answers to its parts' names, which libraries kept apart may need.
-    let aliases: Vec<(&str, usize)> = fused.parts.iter().map(|p| (p.name.as_str(), 0)).collect();
+    // The fused library answers to its parts' names, which libraries kept apart may need, and
+    // holds its dl-openable parts.
+    let deferred_names: std::collections::HashSet<&str> = set
+        .ids()
+        .filter(|&id| deferred[id])
+        .map(|id| set.name(id))
+        .collect();
+    let is_deferred = |name: &str| deferred_names.contains(name);
+    let hosting = Hosting {
+        aliases: fused.parts.iter().map(|p| (p.name.as_str(), 0)).collect(),
+        dlopen: fused
+            .dlopen
+            .iter()
+            .map(|p| (0, p, is_deferred(&p.name)))
+            .collect(),
+    };
     let mut plain = options.clone();
     plain.fuse = false;
-    match pipeline::link_aliased(&inputs, &aliases, &plain, early) {
+    match pipeline::link_hosting(&inputs, &hosting, &plain, early) {
         Err(LinkError::InvalidInput(errors)) => Err(blame(set, link, errors)),
         other => other,
     }

@@ -33,14 +33,41 @@ pub(crate) fn link(
     options: &LinkOptions,
     early: Option<Early<'_>>,
 ) -> Result<Linked, LinkError> {
-    link_aliased(inputs, &[], options, early)
+    link_hosting(inputs, &Hosting::default(), options, early)
 }
 
-/// Links `inputs` (plus the built-in libdl when asked for), with `aliases`: other names of
-/// inputs, `(name, position in inputs)`, that NEEDED entries may use.
-pub(crate) fn link_aliased(
+/// What a link of fused libraries knows of their parts (see [`crate::fusion`]).
+#[derive(Default)]
+pub(crate) struct Hosting<'h> {
+    /// Other names of inputs, `(name, position in inputs)`, that NEEDED entries may use.
+    pub(crate) aliases: Vec<(&'h str, usize)>,
+    /// Dl-openable parts: (the position of the input holding it, the part, whether it is
+    /// loaded by its first `dlopen`).
+    pub(crate) dlopen: Vec<(usize, &'h weld_fuse::DlopenPart, bool)>,
+}
+
+impl Hosting<'_> {
+    /// The dl-openable parts, for synthesis.
+    fn fused_parts(&self, set: &LibrarySet<'_>) -> Vec<weld_synth::FusedPart> {
+        self.dlopen
+            .iter()
+            .filter_map(|&(host, part, deferred)| {
+                Some(weld_synth::FusedPart::new(
+                    part.name.clone(),
+                    set.id_at(host)?,
+                    part.symbols.clone(),
+                    deferred,
+                    part.constructor.clone(),
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Links `inputs` (plus the built-in libdl when asked for), some of which hold fused parts.
+pub(crate) fn link_hosting(
     inputs: &[Input<'_>],
-    aliases: &[(&str, usize)],
+    hosting: &Hosting<'_>,
     options: &LinkOptions,
     early: Option<Early<'_>>,
 ) -> Result<Linked, LinkError> {
@@ -67,7 +94,7 @@ pub(crate) fn link_aliased(
         let background = options.validate.then(|| {
             InputValidation::start(scope, &queue, all.iter().map(|(_, b, _)| *b).collect())
         });
-        link_in_scope(&all, aliases, options, early, background)
+        link_in_scope(&all, hosting, options, early, background)
     })
 }
 
@@ -89,13 +116,13 @@ fn check_libdl_name(inputs: &[Input<'_>], options: &LinkOptions) -> Result<(), L
 /// The link proper, with the inputs' validation (if any) under way.
 fn link_in_scope(
     all: &[(&str, &[u8], bool)],
-    aliases: &[(&str, usize)],
+    hosting: &Hosting<'_>,
     options: &LinkOptions,
     early: Option<Early<'_>>,
     background: Option<InputValidation<'_, '_>>,
 ) -> Result<Linked, LinkError> {
     let mut set = parse(all)?;
-    for &(name, position) in aliases {
+    for &(name, position) in &hosting.aliases {
         if let Some(id) = set.id_at(position) {
             set.alias(name, id);
         }
@@ -105,7 +132,8 @@ fn link_in_scope(
     if let Some(v) = &background {
         v.prune(|i| set.id_at(i).is_some_and(|id| link.is_kept(id)));
     }
-    let assembled = assemble(&set, &link, worlds, options);
+    let fused_parts = hosting.fused_parts(&set);
+    let assembled = assemble(&set, &link, worlds, options, fused_parts);
     let (input_errors, structure) = finish_validation(&assembled, early, background, options);
     let bad: Vec<InvalidInput> = input_errors
         .into_iter()
@@ -212,6 +240,7 @@ fn assemble<'a>(
     link: &Link<'a>,
     worlds: PerLib<Option<Bindgen>>,
     options: &LinkOptions,
+    fused_parts: Vec<weld_synth::FusedPart>,
 ) -> Result<Assembled<'a>, LinkError> {
     let summary = world::summary(&worlds);
     let merged = world::merge(set, link, worlds)?;
@@ -229,6 +258,7 @@ fn assemble<'a>(
         .collect();
     let mut synth_options = SynthOptions::default();
     synth_options.stack_size = options.stack_size;
+    synth_options.fused_parts = fused_parts;
     let synth = weld_synth::synthesize(set, link, &synth_options, &exports.shims, &custom)
         .map_err(LinkError::Synth)?;
     let c0 = encode::main_component(set, link, &synth.main, options)?;

@@ -32,7 +32,7 @@ pub(crate) fn section(cx: &Inputs<'_, '_>) -> Vec<u8> {
     let export_info: Vec<(&str, u32)> = plan
         .exports
         .iter()
-        .map(|(&name, &r)| (name, cx.set.export(r).flags))
+        .map(|(name, &r)| (name.as_ref(), cx.set.export(r).flags))
         .filter(|(_, flags)| *flags != 0)
         .collect();
     if !export_info.is_empty() {

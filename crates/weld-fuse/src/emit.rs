@@ -118,9 +118,9 @@ pub(crate) fn module(cx: &Inputs<'_, '_>) -> Result<Vec<u8>, FuseError> {
 /// The parts' relocation, constructor and start functions to call, and the fused module's
 /// functions that call them.
 fn own_functions(cx: &Inputs<'_, '_>) -> Result<Own, FuseError> {
-    let special = |which: &[SpecialExport]| -> Vec<u32> {
+    let special_of = |which: &[SpecialExport], included: &dyn Fn(LibId) -> bool| -> Vec<u32> {
         let mut calls = Vec::new();
-        for &id in cx.init_order {
+        for &id in cx.init_order.iter().filter(|&&id| included(id)) {
             let p = cx.plan.position(id);
             for &w in which {
                 if let Some(e) = cx.set[id].special(w) {
@@ -136,8 +136,11 @@ fn own_functions(cx: &Inputs<'_, '_>) -> Result<Own, FuseError> {
         }
         calls
     };
-    let relocs = special(&[SpecialExport::ApplyDataRelocs]);
-    let ctors = special(&[SpecialExport::CallCtors, SpecialExport::Initialize]);
+    let relocs = special_of(&[SpecialExport::ApplyDataRelocs], &|_| true);
+    let ctors = special_of(
+        &[SpecialExport::CallCtors, SpecialExport::Initialize],
+        &|id| !cx.plan.deferred.contains(&id),
+    );
     let starts: Vec<u32> = cx
         .modules
         .iter()
@@ -375,23 +378,31 @@ fn globals(cx: &Inputs<'_, '_>) -> Result<(GlobalSection, Vec<(ExportRef, u32)>)
             // A re-exported imported global: exported as it is.
             continue;
         };
-        // The part's own initializer, plus the part's offset inside the fused region.
-        let init = reencoder(cx, p)
-            .const_expr(g.init_expr.clone())
-            .map_err(unmapped(cx, p))?;
-        let mut bytes = Vec::new();
-        use wasm_encoder::Encode;
-        init.encode(&mut bytes);
-        bytes.pop(); // the `end`
-        Instruction::I32Const(cx.plan.layout[p].data_offset as i32).encode(&mut bytes);
-        Instruction::I32Add.encode(&mut bytes);
+        // The part's own initializer, plus the part's offset inside the fused region: a
+        // constant stays a constant (a linker reads a data symbol's address from it).
+        let offset = cx.plan.layout[p].data_offset as i32;
+        let init = match e.const_i32 {
+            Some(c) => ConstExpr::i32_const(c.wrapping_add(offset)),
+            None => {
+                let init = reencoder(cx, p)
+                    .const_expr(g.init_expr.clone())
+                    .map_err(unmapped(cx, p))?;
+                let mut bytes = Vec::new();
+                use wasm_encoder::Encode;
+                init.encode(&mut bytes);
+                bytes.pop(); // the `end`
+                Instruction::I32Const(offset).encode(&mut bytes);
+                Instruction::I32Add.encode(&mut bytes);
+                ConstExpr::raw(bytes)
+            }
+        };
         globals.global(
             GlobalType {
                 val_type: ValType::I32,
                 mutable: false,
                 shared: false,
             },
-            &ConstExpr::raw(bytes),
+            &init,
         );
         data_exports.push((r, next));
         next += 1;
@@ -411,7 +422,7 @@ fn exports(cx: &Inputs<'_, '_>, own: &Own, data_exports: &[(ExportRef, u32)]) ->
     let data_exports: std::collections::HashMap<ExportRef, u32> =
         data_exports.iter().copied().collect();
     let mut exports = ExportSection::new();
-    for (&name, &r) in &cx.plan.exports {
+    for (name, &r) in &cx.plan.exports {
         let e = cx.set.export(r);
         let p = cx.plan.position(r.library());
         let maps = &cx.spaces.maps[p];
@@ -434,7 +445,7 @@ fn exports(cx: &Inputs<'_, '_>, own: &Own, data_exports: &[(ExportRef, u32)]) ->
             weld_module::EntityType::Tag(_) => (ExportKind::Tag, maps.tags.get(index).copied()),
         };
         if let Some(i) = i.filter(|&i| i != u32::MAX) {
-            exports.export(name, kind, i);
+            exports.export(name.as_ref(), kind, i);
         }
     }
     if let Some(i) = own.relocs_index {

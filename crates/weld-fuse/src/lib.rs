@@ -101,6 +101,15 @@ pub struct FuseOptions {
     /// The parts in initialization order (NEEDED dependencies first); `None`: computed from
     /// the parts' NEEDED entries.
     pub init_order: Option<Vec<LibId>>,
+    /// Parts that `dlopen` must still open by their own names: every symbol a dlopen table
+    /// lists for them (functions, and data symbols with a constant offset) stays reachable —
+    /// under its own name when the part's definition is the one chosen, else under a private
+    /// name `PART!SYMBOL` — and [`Fused::dlopen`] says which export holds which.
+    pub dl_openable: Vec<LibId>,
+    /// Parts whose constructors run at their first `dlopen` rather than at start: the fused
+    /// constructor function leaves them out, and each is exported as `PART!__wasm_call_ctors`
+    /// (see [`DlopenPart::constructor`]). Their relocations still run with everyone else's.
+    pub deferred: Vec<LibId>,
 }
 
 impl FuseOptions {
@@ -111,6 +120,8 @@ impl FuseOptions {
             closed: false,
             outside: Vec::new(),
             init_order: None,
+            dl_openable: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 }
@@ -129,6 +140,22 @@ pub struct Fused {
     /// The fused library's exports of the parts' items: (export name, the part defining it, as
     /// an index into [`Fused::parts`]).
     pub exports: Vec<(String, usize)>,
+    /// Per part in [`FuseOptions::dl_openable`] (in that order): what `dlopen` needs of it.
+    pub dlopen: Vec<DlopenPart>,
+}
+
+/// What `dlopen` and `dlsym` need of a part fused into another library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DlopenPart {
+    /// The part's name.
+    pub name: String,
+    /// Its symbols, in export order: (symbol name, the fused library's export holding this
+    /// part's definition).
+    pub symbols: Vec<(String, String)>,
+    /// When its constructors are deferred ([`FuseOptions::deferred`]): the fused library's
+    /// export that runs them.
+    pub constructor: Option<String>,
 }
 
 /// Where one part went inside the fused library.
@@ -260,11 +287,25 @@ pub fn fuse(
     let exports = plan
         .exports
         .iter()
-        .map(|(&name, r)| (name.to_string(), plan.position(r.library()).index()))
+        .map(|(name, r)| (name.to_string(), plan.position(r.library()).index()))
+        .collect();
+    let dlopen = plan
+        .dlopen
+        .iter()
+        .map(|d| DlopenPart {
+            name: set.name(d.part).to_string(),
+            symbols: d
+                .symbols
+                .iter()
+                .map(|(s, e)| (s.to_string(), e.to_string()))
+                .collect(),
+            constructor: d.constructor.clone(),
+        })
         .collect();
     Ok(Fused {
         bytes,
         exports,
+        dlopen,
         parts: parts
             .iter()
             .map(|(p, &id)| PartPlacement {

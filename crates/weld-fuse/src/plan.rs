@@ -3,13 +3,14 @@
 //! regions go inside the fused ones, and where every item of every part lands in the fused
 //! module's index spaces. Nothing is encoded here.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 use wasmparser::TypeRef;
 use weld_graph::{ExportRef, LibId, LibrarySet, SymbolTable};
 use weld_module::abi::LinkerData;
-use weld_module::{EntityType, Export, ImportClass, Library};
+use weld_module::{EntityType, Export, ImportClass, Library, SpecialExport};
 
 use crate::part::{PartId, PartModule, PerPart};
 use crate::{FuseError, FuseOptions};
@@ -60,6 +61,15 @@ pub(crate) struct ExternalImport<'a> {
     pub(crate) weak: bool,
 }
 
+/// A dl-openable part's symbols: (symbol, the export holding its definition); its deferred
+/// constructor's export.
+#[derive(Clone, Debug)]
+pub(crate) struct DlopenSymbols<'a> {
+    pub(crate) part: LibId,
+    pub(crate) symbols: Vec<(&'a str, Cow<'a, str>)>,
+    pub(crate) constructor: Option<String>,
+}
+
 /// Where one part goes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PartLayout {
@@ -82,8 +92,13 @@ pub(crate) struct Plan<'a> {
     pub(crate) memory_alignment: u32,
     pub(crate) table_size: u64,
     pub(crate) table_alignment: u32,
-    /// The fused library's exports: name -> the part definition.
-    pub(crate) exports: IndexMap<&'a str, ExportRef>,
+    /// The fused library's exports: name -> the part definition (symbols under their names;
+    /// for dl-openable and deferred parts, private names too).
+    pub(crate) exports: IndexMap<Cow<'a, str>, ExportRef>,
+    /// Per dl-openable part: its symbols and the exports holding them.
+    pub(crate) dlopen: Vec<DlopenSymbols<'a>>,
+    /// Parts whose constructors are not run by the fused constructor function.
+    pub(crate) deferred: HashSet<LibId>,
     /// Symbols defined strongly by several parts: (name, winner, losers).
     pub(crate) duplicates: Vec<(&'a str, LibId, Vec<LibId>)>,
     /// NEEDED entries naming no part.
@@ -144,7 +159,8 @@ pub(crate) fn plan<'a>(
     if !problems.is_empty() {
         return Err(FuseError::Imports(problems));
     }
-    let (exports, duplicates) = exports(set, &parts_table, parts);
+    let (mut exports, duplicates) = exports(set, &parts_table, parts);
+    let dlopen = dlopen_exports(set, &mut exports, options);
     Ok(Plan {
         bound,
         externals,
@@ -154,6 +170,8 @@ pub(crate) fn plan<'a>(
         table_size,
         table_alignment,
         exports,
+        dlopen,
+        deferred: options.deferred.iter().copied().collect(),
         duplicates,
         needed: needed(set, parts),
         runtime_path: dedup(
@@ -287,7 +305,7 @@ fn exports<'a>(
     table: &SymbolTable<'a>,
     parts: &PerPart<LibId>,
 ) -> (
-    IndexMap<&'a str, ExportRef>,
+    IndexMap<Cow<'a, str>, ExportRef>,
     Vec<(&'a str, LibId, Vec<LibId>)>,
 ) {
     let mut exports = IndexMap::new();
@@ -298,7 +316,7 @@ fn exports<'a>(
                 continue;
             }
             if !e.is_symbol() {
-                exports.insert(e.name, r);
+                exports.insert(Cow::Borrowed(e.name), r);
                 continue;
             }
             let Some(winner) = table.pick(set, e.name, |_| true) else {
@@ -311,10 +329,77 @@ fn exports<'a>(
             if !losers.is_empty() {
                 duplicates.push((e.name, winner.library(), losers));
             }
-            exports.insert(e.name, winner);
+            exports.insert(Cow::Borrowed(e.name), winner);
         }
     }
     (exports, duplicates)
+}
+
+/// Makes every dlopen-table symbol of the dl-openable parts, and the constructor of each
+/// deferred part, reachable through an export: a symbol whose chosen definition is the part's
+/// own keeps its name; any other gets the private name `PART!SYMBOL`.
+fn dlopen_exports<'a>(
+    set: &LibrarySet<'a>,
+    exports: &mut IndexMap<Cow<'a, str>, ExportRef>,
+    options: &FuseOptions,
+) -> Vec<DlopenSymbols<'a>> {
+    let mut out = Vec::with_capacity(options.dl_openable.len());
+    for &part in &options.dl_openable {
+        let mut symbols = Vec::new();
+        for (r, e) in set.exports(part) {
+            if !in_dlopen_table(e) {
+                continue;
+            }
+            let name = match exports.get(e.name) {
+                Some(&chosen) if chosen == r => Cow::Borrowed(e.name),
+                _ => {
+                    let private: Cow<'a, str> =
+                        Cow::Owned(format!("{}!{}", set.name(part), e.name));
+                    exports.insert(private.clone(), r);
+                    private
+                }
+            };
+            symbols.push((e.name, name));
+        }
+        out.push(DlopenSymbols {
+            part,
+            symbols,
+            constructor: deferred_constructor(set, exports, options, part),
+        });
+    }
+    out
+}
+
+/// When `part` is deferred, its constructor exported as `PART!__wasm_call_ctors`.
+fn deferred_constructor<'a>(
+    set: &LibrarySet<'a>,
+    exports: &mut IndexMap<Cow<'a, str>, ExportRef>,
+    options: &FuseOptions,
+    part: LibId,
+) -> Option<String> {
+    if !options.deferred.contains(&part) {
+        return None;
+    }
+    let (r, _) = set.exports(part).find(|(_, e)| {
+        matches!(
+            e.special,
+            Some(SpecialExport::CallCtors | SpecialExport::Initialize)
+        )
+    })?;
+    let name = format!("{}!{}", set.name(part), weld_module::abi::CALL_CTORS);
+    exports.insert(Cow::Owned(name.clone()), r);
+    Some(name)
+}
+
+/// Whether a dlopen table lists export `e`: a function, or a data symbol with a constant
+/// offset (what `dlsym` can return).
+fn in_dlopen_table(e: &Export<'_>) -> bool {
+    e.is_symbol()
+        && match &e.ty {
+            EntityType::Func(_) => true,
+            EntityType::Global(_) => e.is_data() && e.const_i32.is_some(),
+            _ => false,
+        }
 }
 
 /// NEEDED entries of the parts that name no part, in order of first appearance.

@@ -4,46 +4,28 @@
 //! (the program scope and each library's state, see [`Scope`]). All fields are little-endian
 //! `u32`s; names are padded to 4 bytes.
 
-use weld_graph::{ExportRef, LibId, LibrarySet, Link};
+use weld_graph::{ExportRef, LibrarySet, Link};
+use weld_module::EntityType;
 use weld_module::abi::{self, LinkerData};
-use weld_module::{EntityType, Export};
 
 use crate::layout::{Layout, align_up};
+use crate::openable::Openable;
 use crate::scope::Scope;
 
-/// Whether the link needs a dlopen table: some kept library is dl-openable or reads the table.
-pub(crate) fn needs_table(set: &LibrarySet<'_>, link: &Link<'_>) -> bool {
-    link.instantiation_order.iter().any(|&l| {
-        set.is_dl_openable(l)
-            || set[l]
+/// Whether the link needs a dlopen table: some library can be opened, or some kept library
+/// reads the table.
+pub(crate) fn needs_table(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    openables: &[Openable<'_>],
+) -> bool {
+    !openables.is_empty()
+        || link.instantiation_order.iter().any(|&l| {
+            set[l]
                 .imports
                 .iter()
                 .any(|i| i.module == abi::GOT_MEM && i.name == LinkerData::LibdlLibraries.name())
-    })
-}
-
-/// The symbols of library `l` that go into the dlopen table: functions, and data symbols with a
-/// constant offset.
-pub(crate) fn symbols<'s, 'a>(
-    set: &'s LibrarySet<'a>,
-    l: LibId,
-) -> impl Iterator<Item = (ExportRef, &'s Export<'a>)> {
-    set.exports(l).filter(|(_, e)| {
-        e.is_symbol()
-            && match &e.ty {
-                EntityType::Func(_) => true,
-                EntityType::Global(_) => e.is_data() && e.const_i32.is_some(),
-                _ => false,
-            }
-    })
-}
-
-/// The dl-openable kept libraries, in instantiation order.
-fn libraries<'l>(set: &'l LibrarySet<'_>, link: &'l Link<'_>) -> impl Iterator<Item = LibId> + 'l {
-    link.instantiation_order
-        .iter()
-        .copied()
-        .filter(|&l| set.is_dl_openable(l))
+        })
 }
 
 fn padded(len: usize) -> u64 {
@@ -52,23 +34,20 @@ fn padded(len: usize) -> u64 {
 
 /// The dlopen table's region: its size in bytes and the root's offset in it. The root ends
 /// wasi-libc's part; weld's extension for the built-in libdl, when there is one, follows it.
-pub(crate) fn region(
-    set: &LibrarySet<'_>,
-    link: &Link<'_>,
-    scope: Option<&Scope<'_>>,
-) -> (u64, u64) {
+pub(crate) fn region(openables: &[Openable<'_>], scope: Option<&Scope<'_>>) -> (u64, u64) {
     let mut size = 0u64;
-    for l in libraries(set, link) {
-        size += padded(set.name(l).len()) + 16;
-        for (_, e) in symbols(set, l) {
-            size += padded(e.name.len()) + 12;
+    for o in openables {
+        size += padded(o.name.len()) + 16;
+        for (name, _) in &o.symbols {
+            size += padded(name.len()) + 12;
         }
     }
     let root = size;
     size += 8;
     if let Some(scope) = scope {
-        let records = libraries(set, link).count() as u64;
-        size += PROGRAM_RECORD + STATE_RECORD * records + 4 * scope.deferred_count() as u64;
+        let records = openables.len() as u64;
+        let deferred = openables.iter().filter(|o| o.deferred).count() as u64;
+        size += PROGRAM_RECORD + STATE_RECORD * records + 4 * deferred;
         for (name, _) in scope.program() {
             size += padded(name.len()) + 12;
         }
@@ -88,8 +67,8 @@ pub(crate) const GLOBAL: u32 = 2;
 /// The dlopen table's bytes, for the region `layout.dlopen_table`.
 pub(crate) fn table_bytes(
     set: &LibrarySet<'_>,
-    link: &Link<'_>,
     layout: &Layout,
+    openables: &[Openable<'_>],
     scope: Option<&Scope<'_>>,
 ) -> Vec<u8> {
     let Some((start, size)) = layout.dlopen_table else {
@@ -99,14 +78,12 @@ pub(crate) fn table_bytes(
         start,
         buf: Vec::with_capacity(size as usize),
     };
-    // (name, name address, symbol count, symbols address, library) per library.
-    let mut records: Vec<(&str, u32, u32, u32, LibId)> = Vec::new();
-    for l in libraries(set, link) {
-        let name = set.name(l);
-        let name_addr = table.name(name);
-        let entries = symbols(set, l).map(|(r, e)| (e.name, r));
-        let (count, symbols_addr) = table.symbols(set, layout, entries);
-        records.push((name, name_addr, count, symbols_addr, l));
+    // (name, name address, symbol count, symbols address, openable) per library.
+    let mut records: Vec<(&str, u32, u32, u32, &Openable<'_>)> = Vec::new();
+    for o in openables {
+        let name_addr = table.name(o.name);
+        let (count, symbols_addr) = table.symbols(set, layout, o.symbols.iter().copied());
+        records.push((o.name, name_addr, count, symbols_addr, o));
     }
     records.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let libraries_addr = table.address();
@@ -115,7 +92,7 @@ pub(crate) fn table_bytes(
     }
     table.words(&[len32(records.len()), libraries_addr]);
     if let Some(scope) = scope {
-        let order: Vec<LibId> = records.iter().map(|r| r.4).collect();
+        let order: Vec<&Openable<'_>> = records.iter().map(|r| r.4).collect();
         extension(&mut table, set, layout, scope, &order);
     }
     debug_assert_eq!(table.buf.len() as u64, u64::from(size), "dlopen table size");
@@ -130,19 +107,19 @@ fn extension(
     set: &LibrarySet<'_>,
     layout: &Layout,
     scope: &Scope<'_>,
-    records: &[LibId],
+    records: &[&Openable<'_>],
 ) {
     let program_at = table.buf.len();
     table.words(&[0; PROGRAM_RECORD as usize / 4]);
     let (count, symbols_addr) = table.symbols(set, layout, scope.program().iter().copied());
     let states_addr = table.address();
-    for &l in records {
-        let (constructor, flags) = if scope.is_deferred(l) {
-            let ctor = crate::scope::constructor(set, l);
-            let slot = ctor.and_then(|r| layout.slot(r));
+    for o in records {
+        let (constructor, flags) = if o.deferred {
+            let slot = o.constructor.and_then(|r| layout.slot(r));
             debug_assert!(
-                ctor.is_none() || slot.is_some(),
-                "the constructor of deferred library {l:?} has no slot"
+                o.constructor.is_none() || slot.is_some(),
+                "the constructor of deferred library {} has no slot",
+                o.name
             );
             (slot.unwrap_or(0), 0)
         } else {
@@ -151,7 +128,8 @@ fn extension(
         table.words(&[constructor, flags]);
     }
     let globals_addr = table.address();
-    table.words(&vec![0; scope.deferred_count()]);
+    let deferred = records.iter().filter(|o| o.deferred).count();
+    table.words(&vec![0; deferred]);
     table.patch(
         program_at,
         &[count, symbols_addr, states_addr, 0, globals_addr],

@@ -15,6 +15,7 @@ use weld_graph::{Binding, ExportRef, LibrarySet, Link, PerLib, StubId};
 use weld_module::EntityType;
 
 use crate::dlopen;
+use crate::openable::{self, Openable};
 use crate::scope::Scope;
 use crate::tls::{self, TlsLayout};
 use crate::{ExportShim, SynthError, SynthOptions, SynthProblem};
@@ -90,20 +91,25 @@ pub fn layout(
     options: &SynthOptions,
     export_shims: &[ExportShim],
 ) -> Result<Layout, SynthError> {
-    let scope = Scope::decide(set, link, export_shims);
-    layout_with(set, link, options, export_shims, scope.as_ref())
+    let scope = Scope::decide(set, link, export_shims, &options.fused_parts);
+    let openables = openable::openables(set, link, scope.as_ref(), &options.fused_parts);
+    layout_with(set, link, options, export_shims, scope.as_ref(), &openables)
 }
 
-/// [`layout`], with the built-in libdl's decisions taken already.
+/// [`layout`], with the built-in libdl's decisions taken and the openable libraries listed.
 pub(crate) fn layout_with(
     set: &LibrarySet<'_>,
     link: &Link<'_>,
     options: &SynthOptions,
     export_shims: &[ExportShim],
     scope: Option<&Scope<'_>>,
+    openables: &[Openable<'_>],
 ) -> Result<Layout, SynthError> {
-    let (mut layout, table_end) = memory(set, link, options, scope)?;
-    slots(set, link, export_shims, scope, table_end, &mut layout)?;
+    let (mut layout, table_end) = memory(set, link, options, scope, openables)?;
+    let mut slots = Slots::new(set, link, table_end);
+    slots.functions(set, link, export_shims, scope, openables, &mut layout);
+    slots.stubs(link, &mut layout);
+    slots.finish(&mut layout)?;
     Ok(layout)
 }
 
@@ -114,6 +120,7 @@ fn memory(
     link: &Link<'_>,
     options: &SynthOptions,
     scope: Option<&Scope<'_>>,
+    openables: &[Openable<'_>],
 ) -> Result<(Layout, u64), SynthError> {
     if !options.stack_size.is_multiple_of(16) {
         return Err(SynthProblem::StackNotAligned {
@@ -131,8 +138,8 @@ fn memory(
     // stack the first bytes stay unused, as below wasm-ld's global base.
     let mut mem = align_up(u64::from(options.stack_size).max(16), 16);
     let mut table: u64 = 1;
-    if dlopen::needs_table(set, link) {
-        let (size, root) = dlopen::region(set, link, scope);
+    if dlopen::needs_table(set, link, openables) {
+        let (size, root) = dlopen::region(openables, scope);
         let size = u32::try_from(size).unwrap_or(u32::MAX);
         layout.dlopen_table = Some((u32_of(mem), size));
         layout.dlopen_root = u32_of(mem + root);
@@ -216,68 +223,6 @@ fn symbols_in_memory(
     }
 }
 
-/// Function slots: `GOT.func` targets and shim targets, in instantiation order of the importer,
-/// then the component's exports, then every function a dl-openable library exports (`dlsym`
-/// yields the same slot as `&f`), then the built-in libdl's (the program scope's functions and
-/// deferred constructors), then stubs whose address is taken.
-fn slots(
-    set: &LibrarySet<'_>,
-    link: &Link<'_>,
-    export_shims: &[ExportShim],
-    scope: Option<&Scope<'_>>,
-    first: u64,
-    layout: &mut Layout,
-) -> Result<(), SynthError> {
-    let mut slots = Slots::new(set, link, first);
-    for &l in &link.instantiation_order {
-        for b in &link.bindings[l] {
-            match *b {
-                Binding::FunctionAddress(target) | Binding::Function { target, shim: true } => {
-                    slots.assign(set, target, layout)
-                }
-                _ => {}
-            }
-        }
-    }
-    for shim in export_shims {
-        slots.assign(set, shim.target, layout);
-    }
-    for &l in &link.instantiation_order {
-        if !set.is_dl_openable(l) {
-            continue;
-        }
-        for (r, export) in dlopen::symbols(set, l) {
-            if matches!(export.ty, EntityType::Func(_)) {
-                slots.assign(set, r, layout);
-            }
-        }
-    }
-    for r in scope.into_iter().flat_map(|s| s.slot_functions(set, link)) {
-        slots.assign(set, r, layout);
-    }
-    for &l in &link.instantiation_order {
-        for b in &link.bindings[l] {
-            if let Binding::StubAddress(s) = *b
-                && !layout.stub_slots.contains_key(&s)
-            {
-                layout
-                    .stub_slots
-                    .insert(s, u32_of(slots.next.min(u64::from(u32::MAX))));
-                slots.next += 1;
-            }
-        }
-    }
-    if slots.next > u64::from(u32::MAX) {
-        return Err(SynthProblem::TableOverflow {
-            library: None,
-            slots: slots.next,
-        }
-        .into());
-    }
-    layout.table_size = u32_of(slots.next);
-    Ok(())
-}
-
 /// Gives each function one slot, whichever of its export names asks.
 struct Slots {
     /// Per `(library, function index)`: the library's first export of that function.
@@ -299,6 +244,76 @@ impl Slots {
             canonical,
             next: first,
         }
+    }
+
+    /// Function slots: `GOT.func` targets and shim targets, in instantiation order of the
+    /// importer, then the component's exports, then every function symbol of a library `dlopen`
+    /// opens (`dlsym` yields the same slot as `&f`), then the built-in libdl's (the program
+    /// scope's functions and deferred constructors).
+    fn functions(
+        &mut self,
+        set: &LibrarySet<'_>,
+        link: &Link<'_>,
+        export_shims: &[ExportShim],
+        scope: Option<&Scope<'_>>,
+        openables: &[Openable<'_>],
+        layout: &mut Layout,
+    ) {
+        for &l in &link.instantiation_order {
+            for b in &link.bindings[l] {
+                match *b {
+                    Binding::FunctionAddress(target) | Binding::Function { target, shim: true } => {
+                        self.assign(set, target, layout)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for shim in export_shims {
+            self.assign(set, shim.target, layout);
+        }
+        for o in openables {
+            for &(_, r) in &o.symbols {
+                if matches!(set.export(r).ty, EntityType::Func(_)) {
+                    self.assign(set, r, layout);
+                }
+            }
+        }
+        for r in scope
+            .into_iter()
+            .flat_map(|s| s.slot_functions(set, openables))
+        {
+            self.assign(set, r, layout);
+        }
+    }
+
+    /// Then a slot per stub whose address is taken.
+    fn stubs(&mut self, link: &Link<'_>, layout: &mut Layout) {
+        for &l in &link.instantiation_order {
+            for b in &link.bindings[l] {
+                if let Binding::StubAddress(s) = *b
+                    && !layout.stub_slots.contains_key(&s)
+                {
+                    layout
+                        .stub_slots
+                        .insert(s, u32_of(self.next.min(u64::from(u32::MAX))));
+                    self.next += 1;
+                }
+            }
+        }
+    }
+
+    /// The table's size, unless the slots overflow it.
+    fn finish(&self, layout: &mut Layout) -> Result<(), SynthError> {
+        if self.next > u64::from(u32::MAX) {
+            return Err(SynthProblem::TableOverflow {
+                library: None,
+                slots: self.next,
+            }
+            .into());
+        }
+        layout.table_size = u32_of(self.next);
+        Ok(())
     }
 
     /// The slot of `r`: its function's slot if it has one, else the next free slot.

@@ -80,6 +80,7 @@ pub mod libdl;
 mod limits;
 mod main_module;
 mod names;
+mod openable;
 mod plan;
 mod scope;
 mod stubs;
@@ -88,9 +89,10 @@ mod tls;
 pub use args::{Arg, ArgItem, InitArg, ItemKind, LibraryInstance, ShimInfo, Source};
 pub use error::{SynthError, SynthProblem};
 pub use layout::{Layout, layout};
+pub use scope::deferred_libraries;
 pub use tls::TlsLayout;
 
-use weld_graph::{ExportRef, LibrarySet, Link};
+use weld_graph::{ExportRef, LibId, LibrarySet, Link};
 use weld_module::CustomSection;
 
 /// The default stack size: 1 MiB, as LLVM and wasm-tools use.
@@ -106,12 +108,55 @@ pub const MAIN_MARKER: &str = "weld:main";
 pub struct SynthOptions {
     /// Bytes of stack, placed first in memory (`[0, stack_size)`, growing down).
     pub stack_size: u32,
+    /// Dl-openable libraries fused into a library of the link, which `dlopen` still opens by
+    /// their own names.
+    pub fused_parts: Vec<FusedPart>,
 }
 
 impl Default for SynthOptions {
     fn default() -> Self {
         SynthOptions {
             stack_size: DEFAULT_STACK_SIZE,
+            fused_parts: Vec::new(),
+        }
+    }
+}
+
+/// A dl-openable library fused into another library of the link (by the weld-fuse crate):
+/// `dlopen` still opens it by its name and `dlsym` finds its own definitions, exported by the
+/// library holding it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FusedPart {
+    /// Its name: what `dlopen` is given.
+    pub name: String,
+    /// The library holding it.
+    pub host: LibId,
+    /// Its symbols: (symbol name, the host's export holding its definition).
+    pub symbols: Vec<(String, String)>,
+    /// Whether it is loaded by its first `dlopen` (its constructors wait until then; only with
+    /// the built-in libdl, see [`deferred_libraries`]).
+    pub deferred: bool,
+    /// The host's export running its constructors, when it is deferred and has any.
+    pub constructor: Option<String>,
+}
+
+impl FusedPart {
+    /// The part named `name`, held by `host`, with `symbols` (symbol, export) and, when
+    /// `deferred`, its constructor export.
+    pub fn new(
+        name: impl Into<String>,
+        host: LibId,
+        symbols: Vec<(String, String)>,
+        deferred: bool,
+        constructor: Option<String>,
+    ) -> Self {
+        FusedPart {
+            name: name.into(),
+            host,
+            symbols,
+            deferred,
+            constructor,
         }
     }
 }
@@ -178,8 +223,9 @@ pub fn synthesize<'a>(
     export_shims: &[ExportShim],
     custom_sections: &[CustomSection<'a>],
 ) -> Result<Synthesized, SynthError> {
-    let scope = scope::Scope::decide(set, link, export_shims);
-    let layout = layout::layout_with(set, link, options, export_shims, scope.as_ref())?;
+    let scope = scope::Scope::decide(set, link, export_shims, &options.fused_parts);
+    let openables = openable::openables(set, link, scope.as_ref(), &options.fused_parts);
+    let layout = layout::layout_with(set, link, options, export_shims, scope.as_ref(), &openables)?;
     let stubs = stubs::build(link);
     let stub_names = stubs.as_ref().map_or(&[][..], |s| &s.names[..]);
     let mut problems = Vec::new();
@@ -197,6 +243,7 @@ pub fn synthesize<'a>(
         export_shims,
         custom_sections,
         scope: scope.as_ref(),
+        openables: &openables,
     });
     let init = init_module::build(&init_module::InitInputs {
         set,

@@ -17,6 +17,7 @@ use crate::args::ShimInfo;
 use crate::builder::{ModuleBuilder, i32_global, u32_len};
 use crate::layout::Layout;
 use crate::limits::Limits;
+use crate::openable::Openable;
 use crate::plan::Plan;
 use crate::scope::Scope;
 use crate::{ExportShim, dlopen, names, tls, wrap_i32};
@@ -39,6 +40,8 @@ pub(crate) struct MainInputs<'s, 'a> {
     pub(crate) custom_sections: &'s [CustomSection<'a>],
     /// The built-in libdl's decisions, when it is linked.
     pub(crate) scope: Option<&'s Scope<'a>>,
+    /// The libraries `dlopen` opens.
+    pub(crate) openables: &'s [Openable<'s>],
 }
 
 /// Builds the main module.
@@ -184,7 +187,7 @@ fn data_section(cx: &MainInputs<'_, '_>) -> DataSection {
         data.active(
             0,
             &ConstExpr::i32_const(wrap_i32(start)),
-            dlopen::table_bytes(cx.set, cx.link, cx.layout, cx.scope),
+            dlopen::table_bytes(cx.set, cx.layout, cx.openables, cx.scope),
         );
     }
     data

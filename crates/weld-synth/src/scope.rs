@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use weld_graph::{Binding, ExportRef, LibId, LibrarySet, Link, PerLib, SymbolTable};
 use weld_module::{EntityType, Export, SpecialExport};
 
-use crate::{ExportShim, libdl};
+use crate::openable::{self, Openable};
+use crate::{ExportShim, FusedPart, libdl};
 
 /// The built-in libdl's link-time decisions; present only when the built-in libdl is kept.
 pub(crate) struct Scope<'a> {
@@ -31,16 +32,14 @@ impl<'a> Scope<'a> {
         set: &LibrarySet<'a>,
         link: &Link<'a>,
         export_shims: &[ExportShim],
+        fused: &[FusedPart],
     ) -> Option<Self> {
-        let has_libdl = link
-            .instantiation_order
-            .iter()
-            .any(|&l| set[l].bytes == libdl::built_in());
-        if !has_libdl {
+        if !has_built_in_libdl(set, link) {
             return None;
         }
         let deferred = deferred(set, link, export_shims);
-        let program = program(set, link, &deferred);
+        let hidden = openable::hidden(set, fused);
+        let program = program(set, link, &deferred, &hidden);
         Some(Scope { deferred, program })
     }
 
@@ -54,30 +53,42 @@ impl<'a> Scope<'a> {
         &self.program
     }
 
-    /// How many libraries are deferred.
-    pub(crate) fn deferred_count(&self) -> usize {
-        self.deferred.values().filter(|&&d| d).count()
-    }
-
     /// The functions that need a table slot for the built-in libdl: the program scope's
-    /// functions (in name order), then each deferred library's constructor (in instantiation
+    /// functions (in name order), then each deferred library's constructor (in dlopen-table
     /// order), which libdl calls through its slot.
     pub(crate) fn slot_functions<'s>(
         &'s self,
         set: &'s LibrarySet<'a>,
-        link: &'s Link<'a>,
+        openables: &'s [Openable<'_>],
     ) -> impl Iterator<Item = ExportRef> + 's {
         let program = self
             .program
             .iter()
             .filter(|(_, r)| matches!(set.export(*r).ty, EntityType::Func(_)))
             .map(|&(_, r)| r);
-        let ctors = link
-            .instantiation_order
-            .iter()
-            .filter(|&&l| self.deferred[l])
-            .filter_map(|&l| constructor(set, l));
+        let ctors = openables.iter().filter_map(|o| o.constructor);
         program.chain(ctors)
+    }
+}
+
+/// Whether weld's built-in libdl is among the kept libraries.
+fn has_built_in_libdl(set: &LibrarySet<'_>, link: &Link<'_>) -> bool {
+    link.instantiation_order
+        .iter()
+        .any(|&l| set[l].bytes == libdl::built_in())
+}
+
+/// The kept dl-openable libraries whose constructors wait for their first `dlopen` when the
+/// built-in libdl is linked (all `false` without it): those only `dlopen` reaches (see
+/// docs/abi.md, "Built-in libdl"). `export_shims` are the component's exports.
+pub fn deferred_libraries(
+    set: &LibrarySet<'_>,
+    link: &Link<'_>,
+    export_shims: &[ExportShim],
+) -> PerLib<bool> {
+    match has_built_in_libdl(set, link) {
+        true => deferred(set, link, export_shims),
+        false => set.per_lib(|_, _| false),
     }
 }
 
@@ -143,12 +154,14 @@ fn fits(e: &Export<'_>) -> bool {
 }
 
 /// For every name a library loaded at start exports, the definition the linker's rule picks
-/// among those libraries (strong before weak, then input order). A data symbol without a
+/// among those libraries (strong before weak, then input order), unless only `dlopen` may reach
+/// it (`hidden`: what fused parts bring, see [`openable::hidden`]). A data symbol without a
 /// constant offset has no link-time address and is left out. Sorted by name bytes.
 fn program<'a>(
     set: &LibrarySet<'a>,
     link: &Link<'a>,
     deferred: &PerLib<bool>,
+    hidden: &HashSet<ExportRef>,
 ) -> Vec<(&'a str, ExportRef)> {
     let at_start = |l: LibId| link.is_kept(l) && !deferred[l];
     let table = SymbolTable::new(set, at_start);
@@ -162,6 +175,9 @@ fn program<'a>(
             let Some(r) = table.pick(set, export.name, fits) else {
                 continue;
             };
+            if hidden.contains(&r) {
+                continue;
+            }
             let winner = set.export(r);
             if matches!(winner.ty, EntityType::Func(_)) || winner.const_i32.is_some() {
                 program.push((export.name, r));

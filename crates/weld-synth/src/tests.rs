@@ -32,7 +32,10 @@ fn id(set: &LibrarySet<'_>, position: usize) -> LibId {
 }
 
 fn with_stack(stack_size: u32) -> SynthOptions {
-    SynthOptions { stack_size }
+    SynthOptions {
+        stack_size,
+        ..SynthOptions::default()
+    }
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn program_scope_is_the_linker_s_choice_among_libraries_loaded_at_start() {
     let inputs = inputs(true);
     let set = set(&inputs);
     let link = link(&set);
-    let scope = Scope::decide(&set, &link, &[]).unwrap();
+    let scope = Scope::decide(&set, &link, &[], &[]).unwrap();
     assert!(scope.is_deferred(lib(&set, "p")));
     assert!(!scope.is_deferred(lib(&set, "q")), "NEEDED by a");
     let program: Vec<(&str, &str)> = scope
@@ -122,7 +122,7 @@ fn without_the_built_in_libdl_nothing_is_deferred_or_added() {
     let inputs = inputs(false);
     let set = set(&inputs);
     let link = link(&set);
-    assert!(Scope::decide(&set, &link, &[]).is_none());
+    assert!(Scope::decide(&set, &link, &[], &[]).is_none());
     let out = synthesize(&set, &link, &SynthOptions::default(), &[], &[]).unwrap();
     let (start, size) = out.layout.dlopen_table.unwrap();
     // The root is the table's last record, as before weld's extension existed.
@@ -163,7 +163,7 @@ fn a_library_reached_otherwise_than_by_dlopen_is_loaded_at_start() {
         name: "run".into(),
         target: s,
     }];
-    let scope = Scope::decide(&set, &link, &shims).unwrap();
+    let scope = Scope::decide(&set, &link, &shims, &[]).unwrap();
     let deferred: Vec<&str> = ["a", "r", "s", "p"]
         .into_iter()
         .filter(|n| scope.is_deferred(lib(&set, n)))
@@ -201,8 +201,9 @@ fn read_as_wasi_libc(bytes: &[u8], start: u32, root: u32) -> Vec<Record> {
 
 fn table(set: &LibrarySet<'_>, link: &Link<'_>) -> (Layout, Vec<u8>) {
     let layout = layout(set, link, &SynthOptions::default(), &[]).unwrap();
-    let scope = Scope::decide(set, link, &[]);
-    let bytes = dlopen::table_bytes(set, link, &layout, scope.as_ref());
+    let scope = Scope::decide(set, link, &[], &[]);
+    let openables = crate::openable::openables(set, link, scope.as_ref(), &[]);
+    let bytes = dlopen::table_bytes(set, &layout, &openables, scope.as_ref());
     (layout, bytes)
 }
 
