@@ -126,3 +126,116 @@ fn calls_between_libraries_give_the_same_results_fused() {
         }
     }
 }
+
+/// A library using most kinds of instructions — each kind of index immediate, block types with
+/// a type index, `br_table`, constants of every width, bulk memory, saturating truncation,
+/// SIMD, typed `select`, tables, `ref.func`, tail calls — calling into a second library.
+const OPS: &str = r#"(module
+  (@dylink.0 (mem-info (memory 64 2) (table 2 0)) (needed "libhelp.so"))
+  (import "env" "memory" (memory 1))
+  (import "env" "__indirect_function_table" (table 0 funcref))
+  (import "env" "__memory_base" (global $base i32))
+  (import "env" "__table_base" (global $tbase i32))
+  (import "env" "__stack_pointer" (global $sp (mut i32)))
+  (import "env" "help" (func $help (param i32) (result i32)))
+  (import "GOT.func" "help" (global $help_addr (mut i32)))
+  (import "GOT.mem" "help_data" (global $help_data (mut i32)))
+  (type $i2i (func (param i32) (result i32)))
+  (type $pair (func (param i32) (result i32 i32)))
+  (global $g (mut i32) (i32.const 5))
+  (table $own 2 funcref)
+  (elem (global.get $tbase) func $twice $inc)
+  (func $twice (type $i2i) (i32.mul (local.get 0) (i32.const 2)))
+  (func $inc (type $i2i) (i32.add (local.get 0) (i32.const 1)))
+  (func $tail (param i32) (result i32) (return_call $help (local.get 0)))
+  (func $split (type $pair) (local.get 0) (i32.const 3))
+  (func (export "ops-check") (result i32)
+    (local $acc i32) (local $v v128) (local $i i32)
+    ;; block with a type index (multi-value)
+    (i32.const 4)
+    (block (type $pair) (call $split))
+    (i32.add)
+    (local.set $acc)
+    ;; br_table
+    (block $a (block $b (block $c
+      (br_table $c $b $a (i32.const 1)))
+      (local.set $acc (i32.add (local.get $acc) (i32.const 1000))))
+      (local.set $acc (i32.add (local.get $acc) (i32.const 100))))
+    ;; calls: direct across libraries, through the table at our base, through GOT.func, tail
+    (local.set $acc (i32.add (local.get $acc) (call $help (i32.const 10))))
+    (local.set $acc (i32.add (local.get $acc)
+      (call_indirect (type $i2i) (i32.const 20) (global.get $tbase))))
+    (local.set $acc (i32.add (local.get $acc)
+      (call_indirect (type $i2i) (i32.const 30) (global.get $help_addr))))
+    (local.set $acc (i32.add (local.get $acc) (call $tail (i32.const 1))))
+    ;; ref.func and an own table
+    (table.set $own (i32.const 1) (ref.func $inc))
+    (local.set $acc (i32.add (local.get $acc)
+      (call_indirect $own (type $i2i) (i32.const 40) (i32.const 1))))
+    ;; globals: own, imported data address
+    (global.set $g (i32.add (global.get $g) (i32.const 1)))
+    (local.set $acc (i32.add (local.get $acc) (global.get $g)))
+    (local.set $acc (i32.add (local.get $acc) (i32.load (global.get $help_data))))
+    ;; memory: stores and loads with offsets, size, fill, copy
+    (i32.store offset=8 (global.get $base) (i32.const 77))
+    (local.set $acc (i32.add (local.get $acc) (i32.load offset=8 (global.get $base))))
+    (memory.fill (i32.add (global.get $base) (i32.const 16)) (i32.const 1) (i32.const 4))
+    (memory.copy (i32.add (global.get $base) (i32.const 20))
+      (i32.add (global.get $base) (i32.const 16)) (i32.const 4))
+    (local.set $acc (i32.add (local.get $acc) (i32.load (i32.add (global.get $base) (i32.const 20)))))
+    (local.set $acc (i32.add (local.get $acc) (i32.ne (memory.size) (i32.const 0))))
+    ;; constants of every width, saturating truncation
+    (local.set $acc (i32.add (local.get $acc)
+      (i32.wrap_i64 (i64.shr_u (i64.const 0x123456789abcdef0) (i64.const 40)))))
+    (local.set $acc (i32.add (local.get $acc) (i32.trunc_sat_f32_s (f32.const 2.5))))
+    (local.set $acc (i32.add (local.get $acc) (i32.trunc_sat_f64_u (f64.const 1e12))))
+    ;; SIMD and typed select
+    (local.set $v (i32x4.add (v128.const i32x4 1 2 3 4) (v128.const i32x4 10 20 30 40)))
+    (local.set $acc (i32.add (local.get $acc) (i32x4.extract_lane 3 (local.get $v))))
+    (local.set $acc (i32.add (local.get $acc)
+      (select (result i32) (i32.const 7) (i32.const 9) (i32.const 0))))
+    ;; a loop with if/else
+    (loop $l
+      (if (i32.lt_u (local.get $i) (i32.const 3))
+        (then (local.set $acc (i32.add (local.get $acc) (i32.const 2))))
+        (else (nop)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 5))))
+    (local.get $acc)))"#;
+
+const HELP: &str = r#"(module
+  (@dylink.0 (mem-info (memory 4 2)))
+  (import "env" "memory" (memory 1))
+  (import "env" "__memory_base" (global $base i32))
+  (global (export "help_data") i32 (i32.const 0))
+  ;; A table of its own, so that the other library's own table moves when fused.
+  (table $mine 1 funcref)
+  (data (global.get $base) "\2a\00\00\00")
+  (func (export "help") (param i32) (result i32) (i32.add (local.get 0) (i32.const 100))))"#;
+
+#[test]
+fn every_kind_of_instruction_runs_the_same_fused() {
+    let ops = weld_tests::embed_world(
+        wat::parse_str(OPS).unwrap(),
+        "package weld:ops; world ops { export ops-check: func() -> s32; }",
+        "ops",
+    );
+    let libs = [
+        ("libops.so", ops),
+        ("libhelp.so", wat::parse_str(HELP).unwrap()),
+    ];
+    let mut results = Vec::new();
+    for mode in weld_tests::MODES {
+        let linked = weld_tests::weld_link_in(mode, &libs).unwrap_or_else(|e| panic!("{e}"));
+        let mut run = Running::new(&linked.component).unwrap_or_else(|e| panic!("{e:#}"));
+        results.push(run.call_s32("ops-check", &[]).unwrap());
+    }
+    // 7 + 100 + 110 + 40 + 130 + 101 + 41 + 6 + 42 + 77 + 0x01010101 + 1 + 0x123456 + 2
+    // + 10^12 saturated to u32::MAX (-1) + 44 + 9 + 6.
+    let expected =
+        7 + 100 + 110 + 40 + 130 + 101 + 41 + 6 + 42 + 77 + 0x0101_0101 + 1 + 0x12_3456 + 2 - 1
+            + 44
+            + 9
+            + 6;
+    assert_eq!(results, [expected, expected]);
+}

@@ -38,6 +38,7 @@
 //! | `spaces` | 3. where every item lands in the fused index spaces |
 //! | `emit` | 4. the fused module's sections |
 //! | `reencode` | re-encoding with the index maps; the bodies in parallel batches |
+//! | `scan` | a body re-encoded by scanning its bytes, decoding only what moves |
 //! | `dylink` | the `dylink.0` and name sections |
 //!
 //! ```
@@ -76,6 +77,7 @@ mod emit;
 mod part;
 mod plan;
 mod reencode;
+mod scan;
 mod spaces;
 
 use std::fmt;

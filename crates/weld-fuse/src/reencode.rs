@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use wasm_encoder::reencode::{Error, Reencode};
 use wasm_encoder::{ConstExpr, Encode, Instruction};
-use wasmparser::{BlockType, FunctionBody, Operator, ValType};
+use wasmparser::{FunctionBody, Operator, ValType};
 
 use crate::part::{PartId, PartModule, PerPart};
 use crate::spaces::{GlobalTarget, IndexMaps};
@@ -161,7 +161,7 @@ pub(crate) fn encode_batch(
             continue;
         }
         body_bytes.clear();
-        patch_body(&mut reencoder, body, memory0_kept, &mut body_bytes)?;
+        crate::scan::body(&mut reencoder, body, memory0_kept, &mut body_bytes)?;
         body_bytes.len().encode(&mut out);
         out.extend_from_slice(&body_bytes);
     }
@@ -193,67 +193,4 @@ fn whole_body(
         f.instruction(&reencoder.parse_instruction(&mut reader)?);
     }
     Ok(f)
-}
-
-/// A body copied as it is, except the instructions naming an index that moves, which are
-/// re-encoded: most instructions (locals, constants, arithmetic, branches, memory 0 accesses)
-/// name none, so most of the bytes are copied in long runs.
-fn patch_body(
-    reencoder: &mut PartReencoder<'_>,
-    body: &FunctionBody<'_>,
-    memory0_kept: bool,
-    out: &mut Vec<u8>,
-) -> Result<(), Error<Unmapped>> {
-    let bytes = body.as_bytes();
-    let base = body.range().start;
-    let at = |offset: u64| usize::try_from(offset.saturating_sub(base)).unwrap_or(usize::MAX);
-    let mut reader = body.get_operators_reader()?;
-    let mut run = 0usize;
-    while !reader.eof() {
-        let (op, offset) = reader.read_with_offset()?;
-        let start = at(offset);
-        let (Some(&opcode), next) = (bytes.get(start), bytes.get(start + 1).copied()) else {
-            return Err(Error::UserError(Unmapped {
-                what: "instruction offset",
-                index: u32::try_from(start).unwrap_or(u32::MAX),
-            }));
-        };
-        if keeps_its_bytes(&op, opcode, next.unwrap_or(0), memory0_kept) {
-            continue;
-        }
-        out.extend_from_slice(bytes.get(run..start).unwrap_or_default());
-        reencoder.instruction(op)?.encode(out);
-        run = at(reader.original_position());
-    }
-    out.extend_from_slice(bytes.get(run..).unwrap_or_default());
-    Ok(())
-}
-
-/// Whether instruction `op` (first byte `opcode`, second byte `next`) names no index that moves,
-/// so its bytes stay as they are.
-fn keeps_its_bytes(op: &Operator<'_>, opcode: u8, next: u8, memory0_kept: bool) -> bool {
-    match opcode {
-        // unreachable, nop, else, end, br, br_if, br_table, return, drop, select, local.*,
-        // constants and the numeric instructions.
-        0x00 | 0x01 | 0x05 | 0x0B..=0x0F | 0x1A | 0x1B | 0x20..=0x22 | 0x41..=0xC4 => true,
-        // block, loop, if: unless the block type is a type index or a concrete reference.
-        0x02..=0x04 => match op {
-            Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
-                match blockty {
-                    BlockType::Empty => true,
-                    BlockType::Type(ValType::Ref(r)) => r.type_index().is_none(),
-                    BlockType::Type(_) => true,
-                    BlockType::FuncType(_) => false,
-                }
-            }
-            _ => false,
-        },
-        // Loads and stores: memory 0 unless the flags' bit 6 says a memory index follows.
-        0x28..=0x3E => memory0_kept && next & 0x40 == 0,
-        // memory.size, memory.grow of memory 0.
-        0x3F | 0x40 => memory0_kept && next == 0,
-        // The saturating truncations.
-        0xFC => next <= 7,
-        _ => false,
-    }
 }
