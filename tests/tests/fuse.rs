@@ -239,3 +239,34 @@ fn every_kind_of_instruction_runs_the_same_fused() {
             + 6;
     assert_eq!(results, [expected, expected]);
 }
+
+#[test]
+fn a_got_entry_imported_mutable_by_one_part_and_immutable_by_another_is_fused() {
+    // Found by fuzzing (fuse_diff seed 299): the plain link accepts both; so must fusion.
+    let a = weld_tests::embed_world(
+        wat::parse_str(
+            r#"(module (@dylink.0 (needed "libb.so"))
+              (import "GOT.func" "f" (global $f (mut i32)))
+              (import "env" "b_addr" (func $b_addr (result i32)))
+              (func (export "same") (result i32) (i32.eq (global.get $f) (call $b_addr))))"#,
+        )
+        .unwrap(),
+        "package weld:got; world got { export same: func() -> s32; }",
+        "got",
+    );
+    let b = wat::parse_str(
+        r#"(module (@dylink.0)
+          (import "env" "__indirect_function_table" (table 0 funcref))
+          (import "GOT.func" "f" (global $f i32))
+          (func (export "f"))
+          (func (export "b_addr") (result i32) (global.get $f)))"#,
+    )
+    .unwrap();
+    let libs = [("liba.so", a), ("libb.so", b)];
+    for mode in weld_tests::MODES {
+        let linked =
+            weld_tests::weld_link_in(mode, &libs).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+        let mut run = Running::new(&linked.component).unwrap();
+        assert_eq!(run.call_s32("same", &[]).unwrap(), 1, "{mode:?}");
+    }
+}

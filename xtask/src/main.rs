@@ -21,8 +21,9 @@ usage: cargo xtask <subcommand> [options]
 
 subcommands:
   demo               link examples/*.so with weld and run the component in wasmtime
-  bench [--runs N] [--sizes A,B,C]
-                     time weld against wasm-tools (from PyPI) on generated chains
+  bench [--runs N] [--sizes A,B,C] [--fused-sizes A,B,C] [--output-only]
+                     time weld against wasm-tools (from PyPI) on generated chains and
+                     CPython; fused chains; the output's speed, fused against apart
   conformance [-v]   link every case of wit-component's link test suite with weld and
                      with the reference, and compare the WIT worlds
   cpython [--rebuild] [--compare] [-v]

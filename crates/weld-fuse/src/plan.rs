@@ -245,7 +245,15 @@ fn external<'a>(
     let key = (import.module, import.name);
     match externals.get_full_mut(&key) {
         Some((i, _, existing)) => {
-            if existing.class_ty != import.ty {
+            if differ_only_in_mutability(&existing.class_ty, &import.ty) {
+                // One import for both (a core module in a component may not import a name
+                // twice): the mutable one, which `global.get` reads as well.
+                if matches!(&import.ty, EntityType::Global(g) if g.mutable) {
+                    existing.ty = ty;
+                    existing.part = part;
+                    existing.class_ty = import.ty.clone();
+                }
+            } else if existing.class_ty != import.ty {
                 problems.push(format!(
                     "`{}` imports `{}.{}` as {}, but another part imports it as {}",
                     lib.name, import.module, import.name, import.ty, existing.class_ty
@@ -268,6 +276,16 @@ fn external<'a>(
             );
             Bound::External(i)
         }
+    }
+}
+
+/// Whether `a` and `b` are the same global type but for mutability.
+fn differ_only_in_mutability(a: &EntityType, b: &EntityType) -> bool {
+    match (a, b) {
+        (EntityType::Global(x), EntityType::Global(y)) => {
+            x.content_type == y.content_type && x.shared == y.shared && x.mutable != y.mutable
+        }
+        _ => false,
     }
 }
 

@@ -28,6 +28,8 @@ struct Args {
     runs: usize,
     sizes: Vec<usize>,
     fused_sizes: Vec<usize>,
+    /// Only the speed of the output (`--output-only`).
+    output_only: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -35,6 +37,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
         runs: 5,
         sizes: vec![200, 400, 800],
         fused_sizes: vec![1000, 5000, 10000],
+        output_only: false,
     };
     let list = |v: Option<&String>, what: &str| -> Result<Vec<usize>> {
         v.with_context(|| format!("{what} needs a list like 200,400"))?
@@ -54,9 +57,10 @@ fn parse_args(args: &[String]) -> Result<Args> {
             }
             "--sizes" => parsed.sizes = list(it.next(), "--sizes")?,
             "--fused-sizes" => parsed.fused_sizes = list(it.next(), "--fused-sizes")?,
-            other => {
-                bail!("unknown option `{other}` (use --runs N, --sizes A,B,C, --fused-sizes A,B,C)")
-            }
+            "--output-only" => parsed.output_only = true,
+            other => bail!(
+                "unknown option `{other}` (use --runs N, --sizes A,B,C, --fused-sizes A,B,C, --output-only)"
+            ),
         }
     }
     Ok(parsed)
@@ -96,10 +100,12 @@ pub fn run(args: &[String]) -> Result<()> {
         wasm_tools,
         runs: args.runs,
     };
-    let mut rows = chains(&bench, &args.sizes)?;
-    rows.splice(0..0, cpython_links(&bench)?);
-    print_table(&rows);
-    fused::chains(&bench, &args.fused_sizes)?;
+    if !args.output_only {
+        let mut rows = chains(&bench, &args.sizes)?;
+        rows.splice(0..0, cpython_links(&bench)?);
+        print_table(&rows);
+        fused::chains(&bench, &args.fused_sizes)?;
+    }
     output::calls(&bench)?;
     output::cpython_instantiation(&bench)?;
     Ok(())

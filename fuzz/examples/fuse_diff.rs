@@ -1,0 +1,77 @@
+//! Links many generated library sets twice — each library apart, then fused into one core
+//! module (`LinkOptions::fuse`) — with validation on, and prints every set where the two
+//! disagree: one links and the other fails, or either panics. A fused link that fails where the
+//! plain link succeeds is a weld bug (or a documented limit of fusion, named in its message).
+//!
+//! ```sh
+//! cargo run --release --example fuse_diff -- [--seeds N]
+//! ```
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use arbitrary::Unstructured;
+
+/// splitmix64: the byte stream of one seed (as `snapshot` makes it).
+fn bytes_of(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// How one link ended.
+enum Outcome {
+    Ok,
+    Err(String),
+    Panic,
+}
+
+fn link(generated: &weld_fuzz::GeneratedLink, fuse: bool) -> Outcome {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut linker = weld_component::Linker::default();
+        weld_fuzz::configure(&mut linker, generated);
+        linker.fuse(fuse);
+        linker.encode().map(|_| ()).map_err(|e| e.to_string())
+    }));
+    match result {
+        Ok(Ok(())) => Outcome::Ok,
+        Ok(Err(e)) => Outcome::Err(e),
+        Err(_) => Outcome::Panic,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seeds: u64 = match args.as_slice() {
+        [] => 2000,
+        [flag, n] if flag == "--seeds" => n.parse().expect("--seeds N"),
+        _ => panic!("usage: fuse_diff [--seeds N]"),
+    };
+    let (mut both, mut neither, mut differ) = (0, 0, 0);
+    for seed in 0..seeds {
+        let data = bytes_of(seed, 256 + (seed as usize * 97) % 8000);
+        let Ok(generated) = weld_fuzz::generate(&mut Unstructured::new(&data)) else {
+            continue;
+        };
+        match (link(&generated, false), link(&generated, true)) {
+            (Outcome::Ok, Outcome::Ok) => both += 1,
+            (Outcome::Err(_), Outcome::Err(_)) => neither += 1,
+            (apart, fused) => {
+                differ += 1;
+                let say = |o: &Outcome| match o {
+                    Outcome::Ok => "links".to_string(),
+                    Outcome::Err(e) => format!("fails: {e}"),
+                    Outcome::Panic => "PANICS".to_string(),
+                };
+                println!("{seed}: apart {}\n{seed}: fused {}", say(&apart), say(&fused));
+            }
+        }
+    }
+    println!("fuse_diff: {both} link both ways, {neither} fail both ways, {differ} differ");
+}
