@@ -15,21 +15,6 @@ fn digest(bytes: &[u8]) -> u64 {
     })
 }
 
-/// splitmix64: the byte stream of one seed.
-fn bytes_of(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let seeds: u64 = match args.as_slice() {
@@ -38,7 +23,7 @@ fn main() {
         _ => panic!("usage: snapshot [--seeds N]"),
     };
     for seed in 0..seeds {
-        let data = bytes_of(seed, 256 + (seed as usize * 97) % 8000);
+        let data = weld_fuzz::seed_bytes(seed, 256 + (seed as usize * 97) % 8000);
         let Ok(link) = weld_fuzz::generate(&mut Unstructured::new(&data)) else {
             println!("{seed}: not generated");
             continue;

@@ -1140,3 +1140,19 @@ pub fn run_filtered(f: impl FnOnce()) {
     });
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
 }
+
+/// The byte stream of one seed (splitmix64), `len` bytes: what the examples feed the generator,
+/// so that a seed names the same generated link in all of them.
+pub fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}

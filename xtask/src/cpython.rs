@@ -63,7 +63,7 @@ const LIBDL: &str = "libdl.so";
 const STAMP_VERSION: &str = "1";
 
 /// The CPython set, in link order (after the driver). `libdl.so` is weld's built-in one.
-const CPYTHON_SET: &[&str] = &[
+pub(crate) const CPYTHON_SET: &[&str] = &[
     "libpython3.14.so",
     "libc.so",
     "libwasi-emulated-mman.so",

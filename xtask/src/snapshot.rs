@@ -100,17 +100,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 "libweld_cpython_driver.so",
                 read(&root.join("cpython/libweld_cpython_driver.so"))?,
             );
-            for name in [
-                "libpython3.14.so",
-                "libc.so",
-                "libwasi-emulated-mman.so",
-                "libwasi-emulated-process-clocks.so",
-                "libwasi-emulated-getpid.so",
-                "libwasi-emulated-signal.so",
-                "libc++.so",
-                "libc++abi.so",
-            ] {
-                linker.library(name, read(&lib.join(name))?);
+            for name in crate::cpython::CPYTHON_SET {
+                linker.library(*name, read(&lib.join(name))?);
             }
             if ext {
                 linker.dl_openable("weldext.so", read(&root.join("cpython/weldext.so"))?);

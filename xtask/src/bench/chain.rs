@@ -157,16 +157,9 @@ fn chain_library(i: usize, n: usize) -> Vec<u8> {
     }
 }
 
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+/// Appends `v` as an unsigned LEB128.
+fn leb(out: &mut Vec<u8>, v: u32) {
+    wasm_encoder::Encode::encode(&v, out);
 }
 
 /// Writes a chain of `n` libraries (in reverse dependency order, the hard case for

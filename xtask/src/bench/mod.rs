@@ -148,16 +148,7 @@ pub(crate) fn cpython_set(root: &Path) -> Option<(Vec<PathBuf>, Vec<String>)> {
         return None;
     }
     let mut set = vec![root.join("cpython/libweld_cpython_driver.so")];
-    for name in [
-        "libpython3.14.so",
-        "libc.so",
-        "libwasi-emulated-mman.so",
-        "libwasi-emulated-process-clocks.so",
-        "libwasi-emulated-getpid.so",
-        "libwasi-emulated-signal.so",
-        "libc++.so",
-        "libc++abi.so",
-    ] {
+    for name in crate::cpython::CPYTHON_SET {
         set.push(lib.join(name));
     }
     let extra = vec![

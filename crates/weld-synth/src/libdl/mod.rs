@@ -176,16 +176,9 @@ pub(crate) fn built_in() -> &'static [u8] {
     BYTES.get_or_init(libdl_module)
 }
 
-fn leb(out: &mut Vec<u8>, mut v: u32) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+/// Appends `v` as an unsigned LEB128.
+fn leb(out: &mut Vec<u8>, v: u32) {
+    wasm_encoder::Encode::encode(&v, out);
 }
 
 /// `dylink.0`: MEM_INFO with the data region's size, alignment 1, no table.
