@@ -270,3 +270,33 @@ fn a_got_entry_imported_mutable_by_one_part_and_immutable_by_another_is_fused() 
         assert_eq!(run.call_s32("same", &[]).unwrap(), 1, "{mode:?}");
     }
 }
+
+#[test]
+fn invalid_code_is_blamed_on_its_input_when_fused() {
+    let good = weld_tests::embed_world(
+        wat::parse_str(
+            r#"(module (@dylink.0 (needed "libbad.so"))
+              (import "env" "bad" (func $bad (result i32)))
+              (func (export "run") (result i32) (call $bad)))"#,
+        )
+        .unwrap(),
+        "package weld:bad; world bad { export run: func() -> s32; }",
+        "bad",
+    );
+    // Well formed, but its function returns an i64 where it declares an i32.
+    let bad =
+        wat::parse_str(r#"(module (@dylink.0) (func (export "bad") (result i32) (i64.const 1)))"#);
+    let bad = match bad {
+        Ok(b) => b,
+        Err(e) => panic!("{e}"),
+    };
+    let libs = [("libgood.so", good), ("libbad.so", bad)];
+    for mode in weld_tests::MODES {
+        let err = weld_tests::weld_link_in(mode, &libs).unwrap_err();
+        let weld_component::LinkError::InvalidInput(inputs) = &err else {
+            panic!("{mode:?}: {err:?}");
+        };
+        assert_eq!(inputs.len(), 1, "{mode:?}: {err}");
+        assert_eq!(inputs[0].library, "libbad.so", "{mode:?}: {err}");
+    }
+}

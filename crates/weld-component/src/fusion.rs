@@ -1,11 +1,13 @@
 //! Linking with fusion ([`LinkOptions::fuse`]), as its stages: the inputs are parsed and
-//! resolved as for any link; the kept libraries (all but weld's built-in libdl, which stays a
-//! library of its own) are fused into one library by weld-fuse, in instantiation order and
-//! initialized in the link's initialization order; that library is linked as usual; the report
-//! describes the inputs, with the fused library's placement and the link's synthesis.
+//! resolved as for any link; the plugins whose constructors wait for their first `dlopen` are
+//! decided; the kept libraries — all but weld's built-in libdl and each library with
+//! thread-local storage after the first, which stay libraries of their own — are fused into one
+//! library by weld-fuse, in instantiation order and initialized in the link's initialization
+//! order; that library is linked with the others as usual; the report describes the inputs,
+//! with the fused library's placement and the link's synthesis.
 //!
-//! The inputs' code is not validated on its own: the fused library's is, as any input's, and
-//! only when it fails are the parts validated, to say which input is at fault.
+//! The inputs' code is not validated on its own: the fused library's is, as any input's. Only
+//! when fusion or that validation fails are the inputs validated, to say which are at fault.
 
 use std::borrow::Cow;
 
@@ -33,7 +35,15 @@ pub(crate) fn link(
     let libdl = builtin_libdl.then(|| set.ids().last()).flatten();
     let deferred = deferred(&set, &link, worlds)?;
     let apart = apart(&set, &link, libdl);
-    let fused = fuse(&set, &link, &apart, &deferred)?;
+    let fused = fuse(&set, &link, &apart, &deferred).map_err(|e| {
+        // Fusion reads every body: invalid input usually stops it first.
+        let bad = invalid_inputs(&set, &link);
+        if bad.is_empty() {
+            LinkError::Fuse(e)
+        } else {
+            LinkError::InvalidInput(bad)
+        }
+    })?;
     let mut linked = link_fused(&set, &link, &fused, &apart, &deferred, options, early)?;
     linked.report = report::fused(&set, &link, &fused, FUSED_NAME, &apart, linked.report);
     Ok(linked)
@@ -68,7 +78,8 @@ fn fuse(
     link: &Link<'_>,
     apart: &[LibId],
     deferred: &PerLib<bool>,
-) -> Result<Fused, LinkError> {
+) -> Result<Fused, weld_fuse::FuseError> {
+    let apart: std::collections::HashSet<LibId> = apart.iter().copied().collect();
     let fused = |id: &&LibId| !apart.contains(id);
     let parts: Vec<LibId> = link
         .instantiation_order
@@ -78,7 +89,12 @@ fn fuse(
         .collect();
     let mut options = FuseOptions::new(FUSED_NAME);
     options.closed = true;
-    options.outside = apart.to_vec();
+    options.outside = link
+        .instantiation_order
+        .iter()
+        .copied()
+        .filter(|id| apart.contains(id))
+        .collect();
     options.init_order = Some(link.init_order.iter().filter(fused).copied().collect());
     options.dl_openable = parts
         .iter()
@@ -86,7 +102,7 @@ fn fuse(
         .filter(|&id| set.is_dl_openable(id))
         .collect();
     options.deferred = parts.iter().copied().filter(|&id| deferred[id]).collect();
-    weld_fuse::fuse(set, &parts, &options).map_err(LinkError::Fuse)
+    weld_fuse::fuse(set, &parts, &options)
 }
 
 /// Links the fused library with the libraries kept apart (the built-in libdl is added by the
@@ -144,11 +160,9 @@ fn link_fused(
     }
 }
 
-/// The error for a fused library that does not validate: the kept inputs that do not, or, when
-/// they all do, the fused library's error as weld's own.
-fn blame(set: &LibrarySet<'_>, link: &Link<'_>, fused_errors: Vec<InvalidInput>) -> LinkError {
-    let bad: Vec<InvalidInput> = link
-        .instantiation_order
+/// The kept inputs that do not validate, each with its first error.
+fn invalid_inputs(set: &LibrarySet<'_>, link: &Link<'_>) -> Vec<InvalidInput> {
+    link.instantiation_order
         .iter()
         .filter_map(|&id| {
             let e = validate::validate(set[id].bytes).err()?;
@@ -158,7 +172,13 @@ fn blame(set: &LibrarySet<'_>, link: &Link<'_>, fused_errors: Vec<InvalidInput>)
                 message: e.message().to_string(),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The error for a fused library that does not validate: the kept inputs that do not, or, when
+/// they all do, the fused library's error as weld's own.
+fn blame(set: &LibrarySet<'_>, link: &Link<'_>, fused_errors: Vec<InvalidInput>) -> LinkError {
+    let bad = invalid_inputs(set, link);
     if !bad.is_empty() {
         return LinkError::InvalidInput(bad);
     }
