@@ -300,3 +300,29 @@ fn invalid_code_is_blamed_on_its_input_when_fused() {
         assert_eq!(inputs[0].library, "libbad.so", "{mode:?}: {err}");
     }
 }
+
+#[test]
+fn every_bad_input_gets_the_same_message_fused() {
+    let dir = weld_tests::repo_root().join("tests/bad-inputs");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("so" | "wasm")))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let libs = [(name.as_str(), std::fs::read(&path).unwrap())];
+        let message = |mode| match weld_tests::weld_link_in(mode, &libs) {
+            Ok(_) => "linked".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(
+            message(weld_tests::Mode::Fused),
+            message(weld_tests::Mode::Apart),
+            "{name}"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! `cargo xtask snapshot`: links every input set the repository has — each case of
 //! wit-component's link suite, the fixture program in every rotation (with the unused library),
 //! the examples, every file in `tests/bad-inputs/` alone, and the CPython set when `cargo xtask
-//! cpython` has extracted it — and prints one line per link: the size and a digest of the
-//! component, or the whole error text, and a digest of the report's lines.
+//! cpython` has extracted it — each apart and fused — and prints one line per link: the size and
+//! a digest of the component, or the whole error text, and a digest of the report's lines.
 //!
 //! Run it before and after a change that must not change behaviour (a restructuring) and compare
 //! the outputs with `diff`. (`fuzz/examples/snapshot.rs` does the same for generated sets.)
@@ -19,8 +19,9 @@ fn digest(bytes: &[u8]) -> u64 {
     })
 }
 
-fn line(label: &str, linker: &weld_component::Linker<'_>) -> String {
-    match linker.encode() {
+/// Two lines: the link as configured, then the same link fused (`LinkOptions::fuse`).
+fn line(label: &str, linker: &mut weld_component::Linker<'_>) -> String {
+    let one = |label: &str, linker: &weld_component::Linker<'_>| match linker.encode() {
         Ok(linked) => format!(
             "{label}: ok {} bytes {:016x} report {:016x}",
             linked.component.len(),
@@ -28,7 +29,12 @@ fn line(label: &str, linker: &weld_component::Linker<'_>) -> String {
             digest(linked.report.lines().join("\n").as_bytes())
         ),
         Err(e) => format!("{label}: error {:?}", e.to_string()),
-    }
+    };
+    let apart = one(label, linker);
+    linker.fuse(true);
+    let fused = one(&format!("{label} (fused)"), linker);
+    linker.fuse(false);
+    format!("{apart}\n{fused}")
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -55,7 +61,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 linker.library(lib.name, lib.wasm);
             }
         }
-        println!("{}", line(&format!("conformance {case}"), &linker));
+        println!("{}", line(&format!("conformance {case}"), &mut linker));
     }
 
     let mut all = PROGRAM.to_vec();
@@ -67,14 +73,17 @@ pub fn run(args: &[String]) -> Result<()> {
         for name in &order {
             linker.library(*name, read(&root.join("tests/fixtures").join(name))?);
         }
-        println!("{}", line(&format!("program {}", order.join(" ")), &linker));
+        println!(
+            "{}",
+            line(&format!("program {}", order.join(" ")), &mut linker)
+        );
     }
 
     let mut linker = weld_component::Linker::default();
     for name in ["libdemo.so", "libgreet.so", "libcount.so"] {
         linker.library(name, read(&root.join("examples").join(name))?);
     }
-    println!("{}", line("examples", &linker));
+    println!("{}", line("examples", &mut linker));
 
     let mut bad: Vec<_> = std::fs::read_dir(root.join("tests/bad-inputs"))?
         .flatten()
@@ -88,7 +97,10 @@ pub fn run(args: &[String]) -> Result<()> {
         linker.library(name.clone().unwrap_or_default(), read(&path)?);
         println!(
             "{}",
-            line(&format!("bad-input {}", name.unwrap_or_default()), &linker)
+            line(
+                &format!("bad-input {}", name.unwrap_or_default()),
+                &mut linker
+            )
         );
     }
 
@@ -110,7 +122,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 "wasi_snapshot_preview1",
                 read(&lib.join("wasi_snapshot_preview1.reactor.wasm"))?,
             );
-            println!("{}", line(&format!("cpython ext={ext}"), &linker));
+            println!("{}", line(&format!("cpython ext={ext}"), &mut linker));
         }
     } else {
         println!("cpython: not extracted (run `cargo xtask cpython` first)");

@@ -33,6 +33,7 @@ pub(crate) fn link(
     let worlds = world::decode(&set)?;
     let link = pipeline::resolve(&set, &worlds, options)?;
     let libdl = builtin_libdl.then(|| set.ids().last()).flatten();
+    let summary = world::summary(&worlds);
     let deferred = deferred(&set, &link, worlds)?;
     let apart = apart(&set, &link, libdl);
     let fused = fuse(&set, &link, &apart, &deferred).map_err(|e| {
@@ -44,7 +45,15 @@ pub(crate) fn link(
             LinkError::InvalidInput(bad)
         }
     })?;
-    let mut linked = link_fused(&set, &link, &fused, &apart, &deferred, options, early)?;
+    let mut linked = link_fused(&set, &link, &fused, &apart, &deferred, options, early).map_err(
+        |e| match e {
+            // Said of the inputs, not of the fused library.
+            LinkError::NothingExported(_) => {
+                LinkError::NothingExported(world::nothing_exported(&set, &link, &summary))
+            }
+            e => e,
+        },
+    )?;
     linked.report = report::fused(&set, &link, &fused, FUSED_NAME, &apart, linked.report);
     Ok(linked)
 }
