@@ -115,10 +115,14 @@ impl<'p> Output<'p> {
     pub(crate) fn finish(self, component: &[u8]) -> Result<()> {
         let Some(path) = self.path else {
             let mut out = std::io::stdout().lock();
-            return out
+            return match out
                 .write_all(&contents(component, self.wat)?)
                 .and_then(|()| out.flush())
-                .context("cannot write to standard output");
+            {
+                // The reader stopped reading (`| head`), as it may: not an error.
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+                written => written.context("cannot write to standard output"),
+            };
         };
         let cannot = || format!("cannot write `{}`", path.display());
         let Some(mut staging) = self.staging else {

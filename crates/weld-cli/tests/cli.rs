@@ -647,6 +647,23 @@ fn printing_to_a_closed_pipe_is_not_an_error() {
     assert!(res.status.success(), "{:?}", res.status);
     valid_component(&out);
     assert_eq!(staging_files(&dir), Vec::<String>::new());
+
+    // The component itself, to standard output (`weld link -t … | head`).
+    let mut args = vec!["link", "-t"];
+    args.extend(PROGRAM);
+    let res = Command::new(env!("CARGO_BIN_EXE_weld"))
+        .args(&args)
+        .current_dir(root())
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{:?}: {}",
+        res.status,
+        text(&res.stderr)
+    );
+    assert_eq!(text(&res.stderr), "");
 }
 
 /// Every file of `tests/bad-inputs/` with an expectation gives, through the `weld` command,
