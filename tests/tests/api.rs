@@ -232,3 +232,37 @@ fn the_reports_core_module_indices_point_at_the_libraries_bytes() {
         );
     }
 }
+
+#[test]
+fn the_report_names_each_librarys_needed_and_the_importers_calling_through_shims() {
+    let libs: Vec<(&str, Vec<u8>)> = weld_tests::PROGRAM
+        .iter()
+        .map(|n| (*n, weld_tests::fixture(n)))
+        .collect();
+    let report = link(&libs, false).unwrap().report;
+    for ((name, bytes), row) in libs.iter().zip(&report.libraries) {
+        let needed = weld_module::Library::parse(name, bytes).unwrap().needed;
+        assert_eq!(row.needed, needed, "{name}");
+    }
+    // libping and libpong call each other: one of the two calls goes through a shim.
+    let shimmed: Vec<_> = report.symbols.iter().filter(|s| s.shim).collect();
+    assert!(!shimmed.is_empty(), "{:?}", report.symbols);
+    for s in &report.symbols {
+        assert_eq!(s.shim, !s.shim_importers.is_empty(), "{s:?}");
+        assert!(s.shim_importers.iter().all(|i| s.importers.contains(i)));
+    }
+    // A shim is needed exactly when the provider is not instantiated before the importer.
+    let position = |n: &str| report.instantiation_order.iter().position(|o| o == n);
+    for s in report.symbols.iter().filter(|s| s.via == Via::Env) {
+        let Some(provider) = &s.provider else {
+            continue;
+        };
+        for importer in &s.importers {
+            assert_eq!(
+                s.shim_importers.contains(importer),
+                position(provider) >= position(importer),
+                "{s:?}"
+            );
+        }
+    }
+}

@@ -5,9 +5,47 @@ use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::signals;
+
+/// Why a module could not be read.
+#[derive(Debug)]
+pub(crate) struct ReadError {
+    pub(crate) kind: ReadErrorKind,
+    /// The whole message, naming the file.
+    pub(crate) message: String,
+}
+
+/// The kinds of [`ReadError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadErrorKind {
+    /// The file cannot be opened or read.
+    Unreadable,
+    /// It is a directory.
+    Directory,
+    /// It is WebAssembly text that does not compile.
+    Wat,
+}
+
+impl ReadErrorKind {
+    /// The diagnostic code.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            ReadErrorKind::Unreadable => "input-unreadable",
+            ReadErrorKind::Directory => "input-directory",
+            ReadErrorKind::Wat => "input-wat",
+        }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ReadError {}
 
 /// An input module: its bytes, and the file they were read from.
 pub(crate) struct Input {
@@ -27,6 +65,12 @@ struct Mapped {
     // Fields are dropped in order: the watch ends before the mapping goes.
     _watch: signals::Watch,
     map: memmap2::Mmap,
+}
+
+impl AsRef<[u8]> for Input {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
 }
 
 impl std::ops::Deref for Input {
@@ -73,18 +117,27 @@ const MAP_AT_LEAST: u64 = 4096;
 ///
 /// Regular files are memory-mapped rather than read: weld copies each library's bytes once,
 /// into the output, and the mapping saves another copy (13 MB for CPython's libraries).
-pub(crate) fn read_module(path: &Path) -> Result<Input> {
-    let cannot = || format!("cannot read `{}`", path.display());
-    let file = File::open(path).with_context(cannot)?;
-    let metadata = file.metadata().with_context(cannot)?;
+pub(crate) fn read_module(path: &Path) -> Result<Input, ReadError> {
+    let error = |kind, message| ReadError { kind, message };
+    let cannot = |e: std::io::Error| {
+        error(
+            ReadErrorKind::Unreadable,
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+    };
+    let file = File::open(path).map_err(cannot)?;
+    let metadata = file.metadata().map_err(cannot)?;
     if metadata.is_dir() {
-        bail!(
-            "cannot read `{}`: it is a directory; expected a WebAssembly module",
-            path.display()
-        );
+        return Err(error(
+            ReadErrorKind::Directory,
+            format!(
+                "cannot read `{}`: it is a directory; expected a WebAssembly module",
+                path.display()
+            ),
+        ));
     }
     let input = Input {
-        bytes: read_bytes(file, &metadata, path).with_context(cannot)?,
+        bytes: read_bytes(file, &metadata, path).map_err(cannot)?,
         file: FileId::of(&metadata),
     };
     if input.starts_with(b"\0asm") || !weld_module::is_webassembly_text(&input) {
@@ -97,10 +150,13 @@ pub(crate) fn read_module(path: &Path) -> Result<Input> {
         }),
         Err(mut e) => {
             e.set_path(path);
-            bail!(
-                "`{}` is WebAssembly text that does not compile: {e}",
-                path.display()
-            )
+            Err(error(
+                ReadErrorKind::Wat,
+                format!(
+                    "`{}` is WebAssembly text that does not compile: {e}",
+                    path.display()
+                ),
+            ))
         }
     }
 }

@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::Result;
 use weld_module::{EntityType, ImportClass, Library, SpecialExport};
 
-use crate::input::{Input, read_module};
+use crate::diagnostic::{self, Diagnostic, Failure};
+use crate::input::{Input, ReadError, read_module};
 use crate::print;
 
 fn class_name(class: &ImportClass) -> &'static str {
@@ -51,25 +51,25 @@ fn export_role(e: &weld_module::Export<'_>) -> &'static str {
 
 /// Runs `weld inspect`: prints every library that can be read and parsed, then reports each
 /// file that cannot, and fails if there was any.
-pub fn run(files: &[PathBuf], json: bool) -> Result<()> {
-    let inputs: Vec<(String, Result<Input>)> = files
+pub fn run(files: &[PathBuf], json: bool) -> Result<(), Failure> {
+    let inputs: Vec<(&PathBuf, String, Result<Input, ReadError>)> = files
         .iter()
-        .map(|f| (f.to_string_lossy().into_owned(), read_module(f)))
+        .map(|f| (f, f.to_string_lossy().into_owned(), read_module(f)))
         .collect();
     let mut libs = Vec::new();
     let mut errors = Vec::new();
-    for (name, input) in &inputs {
+    for (path, name, input) in &inputs {
         match input {
             Ok(bytes) => match Library::parse(name, bytes) {
                 Ok(l) => libs.push(l),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(diagnostic::parse_error(&e).file(path)),
             },
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(Diagnostic::error(e.kind.code(), e.message.clone()).file(path)),
         }
     }
     print::stdout(&if json { to_json(&libs) } else { to_text(&libs) });
     if !errors.is_empty() {
-        anyhow::bail!("{}", errors.join("\nerror: "));
+        return Err(Failure::all(errors));
     }
     Ok(())
 }

@@ -5,12 +5,13 @@
 //! has succeeded. If the link or the writing fails, the staging file is removed and the output is
 //! left as it was; weld never falls back to writing such an output in place. Only outputs that
 //! cannot be replaced by a rename — devices such as `/dev/stdout`, FIFOs, symbolic links — are
-//! written in place, after the link.
+//! written in place, after the link. Without a path the output is standard output, written after
+//! the link; binary output is refused when standard output is a terminal.
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -21,13 +22,37 @@ use crate::signals;
 
 /// Where the component goes.
 pub(crate) struct Output<'p> {
-    path: &'p Path,
+    /// `None` for standard output.
+    path: Option<&'p Path>,
     wat: bool,
     /// `None` when the output is written in place.
     staging: Option<Staging>,
 }
 
 impl<'p> Output<'p> {
+    /// Standard output, written as text when `wat`. Binary output to a terminal is refused;
+    /// `what` says what would be written ("a component", "a dynamic library").
+    pub(crate) fn stdout(wat: bool, what: &str) -> Result<Self> {
+        if !wat && std::io::stdout().is_terminal() {
+            bail!(
+                "not writing {what} (binary) to a terminal: give `-o FILE`, redirect standard output (`> FILE`), or pipe it to another program"
+            );
+        }
+        Ok(Output {
+            path: None,
+            wat,
+            staging: None,
+        })
+    }
+
+    /// The output `path`, or standard output when `None` (see [`Output::stdout`]).
+    pub(crate) fn new_or_stdout(path: Option<&'p Path>, wat: bool, what: &str) -> Result<Self> {
+        match path {
+            Some(p) => Output::new(p, wat),
+            None => Output::stdout(wat, what),
+        }
+    }
+
     /// The output `path`, written as text when `wat`. An output whose metadata cannot be read
     /// (other than because it does not exist) is an error: it could not be written either.
     pub(crate) fn new(path: &'p Path, wat: bool) -> Result<Self> {
@@ -39,7 +64,7 @@ impl<'p> Output<'p> {
             Err(e) => return Err(e).with_context(cannot),
         };
         Ok(Output {
-            path,
+            path: Some(path),
             wat,
             staging: staging.transpose().with_context(cannot)?,
         })
@@ -51,14 +76,17 @@ impl<'p> Output<'p> {
         inputs: impl IntoIterator<Item = (&'a Path, Option<FileId>)>,
     ) -> Result<()> {
         // Through a symbolic link, the file it leads to.
-        let Some(output) = fs::metadata(self.path).ok().and_then(|m| FileId::of(&m)) else {
+        let Some(output_path) = self.path else {
+            return Ok(());
+        };
+        let Some(output) = fs::metadata(output_path).ok().and_then(|m| FileId::of(&m)) else {
             return Ok(());
         };
         for (path, file) in inputs {
             if file == Some(output) {
                 bail!(
                     "the output `{}` is the input `{}`; weld does not overwrite its inputs (choose another output)",
-                    self.path.display(),
+                    output_path.display(),
                     path.display()
                 );
             }
@@ -85,9 +113,20 @@ impl<'p> Output<'p> {
     /// Puts `component` in place: moves the staging file there, or writes an output that is
     /// not staged. A staging file that could not be written is the error, the output untouched.
     pub(crate) fn finish(self, component: &[u8]) -> Result<()> {
-        let cannot = || format!("cannot write `{}`", self.path.display());
+        let Some(path) = self.path else {
+            let mut out = std::io::stdout().lock();
+            return match out
+                .write_all(&contents(component, self.wat)?)
+                .and_then(|()| out.flush())
+            {
+                // The reader stopped reading (`| head`), as it may: not an error.
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+                written => written.context("cannot write to standard output"),
+            };
+        };
+        let cannot = || format!("cannot write `{}`", path.display());
         let Some(mut staging) = self.staging else {
-            return fs::write(self.path, contents(component, self.wat)?).with_context(cannot);
+            return fs::write(path, contents(component, self.wat)?).with_context(cannot);
         };
         match staging.written.take() {
             Some(Ok(())) => {}

@@ -647,6 +647,23 @@ fn printing_to_a_closed_pipe_is_not_an_error() {
     assert!(res.status.success(), "{:?}", res.status);
     valid_component(&out);
     assert_eq!(staging_files(&dir), Vec::<String>::new());
+
+    // The component itself, to standard output (`weld link -t … | head`).
+    let mut args = vec!["link", "-t"];
+    args.extend(PROGRAM);
+    let res = Command::new(env!("CARGO_BIN_EXE_weld"))
+        .args(&args)
+        .current_dir(root())
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{:?}: {}",
+        res.status,
+        text(&res.stderr)
+    );
+    assert_eq!(text(&res.stderr), "");
 }
 
 /// Every file of `tests/bad-inputs/` with an expectation gives, through the `weld` command,
@@ -862,4 +879,590 @@ fn fuse_reports_bad_inputs_and_leaves_no_output() {
     let err = text(&res.stderr);
     assert!(err.contains("empty.so"), "{err}");
     assert!(!out.exists());
+}
+
+/// Runs weld with `args` and checks that it succeeded.
+fn weld_ok(args: &[&str]) -> Output {
+    let res = weld(args);
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    res
+}
+
+/// The byte ranges of the component's top-level core modules, in index order.
+fn core_modules(component: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection {
+                unchecked_range, ..
+            } => {
+                if depth == 0 {
+                    out.push(unchecked_range.start as usize..unchecked_range.end as usize);
+                }
+                depth += 1;
+            }
+            wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The names a core module exports.
+fn module_exports(module: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        if let wasmparser::Payload::ExportSection(reader) = payload.unwrap() {
+            for e in reader {
+                names.push(e.unwrap().name.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The program and an unused library, linked with every report file.
+fn link_with_reports(name: &str, extra: &[&str]) -> (PathBuf, Output) {
+    let dir = empty_dir(name);
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.push("tests/fixtures/libunused.so");
+    let paths: Vec<String> = ["p.wasm", "p.json", "p.map", "p.dot"]
+        .iter()
+        .map(|f| dir.join(f).to_str().unwrap().to_string())
+        .collect();
+    args.extend([
+        "-o", &paths[0], "--report", &paths[1], "--map", &paths[2], "--graph", &paths[3],
+    ]);
+    args.extend(extra);
+    let res = weld_ok(&args);
+    (dir, res)
+}
+
+#[test]
+fn the_json_report_describes_the_link_and_core_module_indexes_each_librarys_bytes() {
+    let (dir, _) = link_with_reports("report-json", &[]);
+    let component = valid_component(&dir.join("p.wasm"));
+    let modules = core_modules(&component);
+    let report = read_json(&dir.join("p.json"));
+    assert_eq!(report["format"], "weld-link-report");
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["output"], dir.join("p.wasm").to_str().unwrap());
+    let libraries = report["libraries"].as_array().unwrap();
+    let given: Vec<&str> = PROGRAM
+        .iter()
+        .copied()
+        .chain(["tests/fixtures/libunused.so"])
+        .collect();
+    assert_eq!(libraries.len(), given.len());
+    for (lib, file) in libraries.iter().zip(&given) {
+        assert_eq!(lib["file"], *file);
+        assert_eq!(lib["name"], file.rsplit('/').next().unwrap());
+        let bytes = std::fs::read(root().join(file)).unwrap();
+        match lib["core_module"].as_u64() {
+            Some(m) => {
+                assert_eq!(lib["kept"], true, "{lib}");
+                let range = modules[m as usize].clone();
+                assert_eq!(&component[range], &bytes[..], "{file}");
+                assert!(lib["core_instance"].is_u64());
+                assert!(lib["memory_base"].is_u64() && lib["table_base"].is_u64());
+            }
+            None => {
+                assert_eq!(lib["kept"], false, "{lib}");
+                assert_eq!(lib["reason"], "pruned");
+                assert!(lib["core_instance"].is_null() && lib["memory_base"].is_null());
+            }
+        }
+    }
+    assert_eq!(libraries[0]["reason"], "component_exports");
+    assert_eq!(libraries[3]["reason"], "referenced_by");
+    assert_eq!(libraries[3]["referenced_by"], "libmain.so");
+    assert_eq!(libraries[3]["needed"], serde_json::json!(["libbase.so"]));
+    assert_eq!(libraries[5]["file"], "tests/fixtures/libunused.so");
+    assert_eq!(
+        report["instantiation_order"],
+        serde_json::json!([
+            "libbase.so",
+            "libpong.so",
+            "libping.so",
+            "libapp.so",
+            "libmain.so"
+        ])
+    );
+    assert_eq!(
+        report["cycles"],
+        serde_json::json!([["libpong.so", "libping.so"]])
+    );
+    let symbols = report["symbols"].as_array().unwrap();
+    let symbol = |name: &str, via: &str| {
+        symbols
+            .iter()
+            .find(|s| s["name"] == name && s["via"] == via)
+            .unwrap_or_else(|| panic!("{name} via {via}: {symbols:?}"))
+    };
+    assert_eq!(symbol("base_counter", "GOT.mem")["kind"], "data");
+    assert_eq!(symbol("base_counter", "GOT.mem")["provider"], "libbase.so");
+    assert_eq!(symbol("base_add", "GOT.func")["kind"], "function");
+    let shimmed: Vec<_> = symbols.iter().filter(|s| s["shim"] == true).collect();
+    assert!(!shimmed.is_empty(), "{symbols:?}");
+    assert!(
+        report["exports"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"name": "ping", "library": "libmain.so"}))
+    );
+    assert_eq!(report["layout"]["stack_size"], 1024 * 1024);
+    assert!(report["layout"]["heap_base"].as_u64().unwrap() >= 1024 * 1024);
+    assert!(report["fusion"].is_null());
+    assert!(report["warnings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn with_fuse_every_fused_librarys_core_module_is_the_fused_module() {
+    let (dir, _) = link_with_reports("report-fuse", &["--fuse"]);
+    let component = valid_component(&dir.join("p.wasm"));
+    let modules = core_modules(&component);
+    let report = read_json(&dir.join("p.json"));
+    let fusion = &report["fusion"];
+    assert_eq!(fusion["library"], "weld-fused.so");
+    let parts: Vec<&str> = fusion["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(parts.len(), PROGRAM.len(), "{fusion}");
+    let mut fused_module = None;
+    for lib in report["libraries"].as_array().unwrap() {
+        let name = lib["name"].as_str().unwrap();
+        if !parts.contains(&name) {
+            assert_eq!(lib["kept"], false, "{lib}");
+            assert!(lib["core_module"].is_null());
+            continue;
+        }
+        let m = lib["core_module"].as_u64().unwrap();
+        assert_eq!(*fused_module.get_or_insert(m), m, "{name}");
+    }
+    let range = modules[fused_module.unwrap() as usize].clone();
+    let fused = &component[range];
+    let exports = module_exports(fused);
+    for file in PROGRAM {
+        let bytes = std::fs::read(root().join(file)).unwrap();
+        assert_ne!(fused, &bytes[..], "{file}");
+        // The fused module exports every symbol of every part.
+        for name in module_exports(&bytes) {
+            if name.starts_with("__") || name == "_initialize" {
+                continue;
+            }
+            assert!(exports.contains(&name), "{name} of {file}: {exports:?}");
+        }
+    }
+}
+
+#[test]
+fn the_map_has_one_section_per_topic_with_aligned_columns() {
+    let (dir, _) = link_with_reports("report-map", &[]);
+    let map = std::fs::read_to_string(dir.join("p.map")).unwrap();
+    for section in [
+        "\nLibraries (input order)\n",
+        "\nInstantiation order\n",
+        "\nInitialization order (NEEDED dependencies first)\n",
+        "\nCycles\n  libpong.so <-> libping.so\n",
+        "\nMemory (",
+        "\nTable (",
+        "\nExports\n",
+        "\nSymbols\n",
+        "\nShims (calls to a library instantiated later)\n",
+    ] {
+        assert!(map.contains(section), "{section:?} in\n{map}");
+    }
+    assert!(
+        map.contains("  0x00000000  0x00100000  0x00100000  stack\n"),
+        "{map}"
+    );
+    // Every row of the libraries table has its file where the header has `file`.
+    let table: Vec<&str> = map
+        .split("\nLibraries (input order)\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let column = table[0].find("file").unwrap();
+    assert_eq!(table.len(), PROGRAM.len() + 2);
+    for row in &table[1..] {
+        assert_eq!(row.find("tests/fixtures/"), Some(column), "{row}");
+    }
+    assert!(
+        map.contains("libunused.so  tests/fixtures/libunused.so  pruned"),
+        "{map}"
+    );
+}
+
+#[test]
+fn the_graph_is_dot_with_every_kind_of_edge() {
+    let (dir, _) = link_with_reports("report-graph", &[]);
+    let dot = std::fs::read_to_string(dir.join("p.dot")).unwrap();
+    assert!(
+        dot.starts_with("digraph weld {\n") && dot.ends_with("}\n"),
+        "{dot}"
+    );
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count());
+    for line in [
+        r#""libunused.so" [label="libunused.so\npruned", style=dashed, color=grey, fontcolor=grey];"#,
+        r#""libapp.so" [label="libapp.so\nreferenced by libmain.so"];"#,
+        r#""libmain.so" -> "libapp.so" [label="NEEDED", color=grey40, fontcolor=grey40, arrowhead=empty];"#,
+        r#""libapp.so" -> "libbase.so" [label="GOT.mem: base_counter", style=dotted, color=blue, fontcolor=blue];"#,
+        r#""libapp.so" -> "libbase.so" [label="GOT.func: base_add", style=dashed, color=darkgreen, fontcolor=darkgreen];"#,
+        r#""libmain.so" -> "libping.so" [label="env: ping_n", color=black];"#,
+        r#""libpong.so" -> "libping.so" [label="env: ping_n (shim)", color=red, fontcolor=red, penwidth=2];"#,
+    ] {
+        assert!(dot.contains(line), "{line}\nin\n{dot}");
+    }
+    let cluster = dot.split("subgraph cluster_cycle_0 {").nth(1).unwrap();
+    let cluster = cluster.split('}').next().unwrap();
+    assert!(cluster.contains("\"libping.so\";") && cluster.contains("\"libpong.so\";"));
+}
+
+/// Each line of `stderr` as JSON.
+fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
+    text(stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn message_format_json_prints_one_object_per_diagnostic() {
+    // A missing library and the imports it would have provided.
+    let res = weld(&[
+        "link",
+        "tests/fixtures/libmain.so",
+        "-o",
+        "target/never.wasm",
+        "--message-format",
+        "json",
+    ]);
+    assert_eq!(res.status.code(), Some(1));
+    let lines = json_lines(&res.stderr);
+    assert_eq!(lines[0]["level"], "error");
+    assert_eq!(lines[0]["code"], "missing-needed");
+    assert_eq!(lines[0]["library"], "libmain.so");
+    assert_eq!(lines[0]["symbol"], "libapp.so");
+    assert_eq!(lines[0]["file"], "tests/fixtures/libmain.so");
+    assert!(lines[0]["offset"].is_null());
+    let unresolved = lines
+        .iter()
+        .find(|l| l["code"] == "unresolved-import" && l["symbol"] == "weld_init_log")
+        .unwrap();
+    assert_eq!(unresolved["file"], "tests/fixtures/libmain.so");
+    assert!(
+        unresolved["message"]
+            .as_str()
+            .unwrap()
+            .contains("GOT.mem.weld_init_log")
+    );
+    // A malformed input: the file, library and offset.
+    let res = weld(&[
+        "link",
+        "--message-format=json",
+        "x=tests/bad-inputs/code-section-past-end.so",
+        "-o",
+        "target/never.wasm",
+    ]);
+    let lines = json_lines(&res.stderr);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["code"], "parse-truncated");
+    assert_eq!(lines[0]["library"], "x");
+    assert_eq!(
+        lines[0]["file"],
+        "tests/bad-inputs/code-section-past-end.so"
+    );
+    assert!(lines[0]["offset"].is_u64(), "{lines:?}");
+    // Unreadable inputs, all of them.
+    let res = weld(&[
+        "link",
+        "--message-format=json",
+        "nonexistent-1.so",
+        "tests/fixtures",
+        "-o",
+        "target/never.wasm",
+    ]);
+    let lines = json_lines(&res.stderr);
+    assert_eq!(lines[0]["code"], "input-unreadable");
+    assert_eq!(lines[0]["file"], "nonexistent-1.so");
+    assert_eq!(lines[1]["code"], "input-directory");
+    // A usage error.
+    let res = weld(&["link", "--bogus", "--message-format", "json"]);
+    assert_eq!(res.status.code(), Some(2));
+    let lines = json_lines(&res.stderr);
+    assert_eq!(lines[0]["code"], "usage");
+    assert!(lines[0]["message"].as_str().unwrap().contains("--bogus"));
+}
+
+#[test]
+fn message_format_json_prints_warnings_and_verbose_lines() {
+    let dir = empty_dir("json-warnings");
+    let lib = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let a = lib("a.wat", r#"(module (@dylink.0) (func (export "f")))"#);
+    let b = lib("b.wat", r#"(module (@dylink.0) (func (export "f")))"#);
+    let user = lib(
+        "user.wat",
+        r#"(module (@dylink.0) (import "env" "f" (func)) (func (export "_start") call 0))"#,
+    );
+    let out = dir.join("out.wasm");
+    let res = weld_ok(&[
+        "link",
+        &user,
+        &a,
+        &b,
+        "-o",
+        out.to_str().unwrap(),
+        "-v",
+        "--message-format",
+        "json",
+    ]);
+    let lines = json_lines(&res.stderr);
+    let warning = lines.iter().find(|l| l["level"] == "warning").unwrap();
+    assert_eq!(warning["code"], "duplicate-symbol");
+    assert_eq!(warning["symbol"], "f");
+    assert_eq!(warning["library"], "a.wat");
+    assert_eq!(warning["file"], a.as_str());
+    assert!(lines.iter().any(|l| {
+        l["level"] == "info"
+            && l["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("instantiation order:")
+    }));
+}
+
+/// Copies of the program's libraries but libmain.so, in a directory of their own.
+fn program_dependencies(name: &str) -> PathBuf {
+    let dir = empty_dir(name);
+    for lib in &PROGRAM[1..] {
+        let file = lib.rsplit('/').next().unwrap();
+        std::fs::copy(root().join(lib), dir.join(file)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn needed_libraries_are_found_in_search_directories() {
+    let deps = program_dependencies("search-deps");
+    let empty = empty_dir("search-empty");
+    let out = deps.join("out.wasm");
+    let report = deps.join("report.json");
+    let res = weld_ok(&[
+        "link",
+        "tests/fixtures/libmain.so",
+        "-L",
+        empty.to_str().unwrap(),
+        "-L",
+        deps.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "-v",
+    ]);
+    let err = text(&res.stderr);
+    assert!(
+        err.contains(&format!(
+            "weld: found libpong.so (NEEDED by libping.so) in -L `{}`: {}",
+            deps.display(),
+            deps.join("libpong.so").display()
+        )),
+        "{err}"
+    );
+    let bytes = valid_component(&out);
+    // The same component as with every library given.
+    let given = deps.join("given.wasm");
+    let mut args = vec!["link"];
+    args.extend(PROGRAM);
+    args.extend(["-o", given.to_str().unwrap()]);
+    weld_ok(&args);
+    assert_eq!(
+        core_modules(&bytes).len(),
+        core_modules(&std::fs::read(&given).unwrap()).len()
+    );
+    let report = read_json(&report);
+    let pong = report["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "libpong.so")
+        .unwrap();
+    assert_eq!(pong["file"], deps.join("libpong.so").to_str().unwrap());
+    assert_eq!(pong["found"]["needed_by"], "libping.so");
+    assert_eq!(pong["found"]["search_dir"], deps.to_str().unwrap());
+    assert_eq!(report["libraries"][0]["found"], serde_json::Value::Null);
+
+    // A library found nowhere: the directories searched are named.
+    let res = weld(&[
+        "link",
+        "tests/fixtures/libmain.so",
+        "-L",
+        empty.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(res.status.code(), Some(1));
+    assert!(
+        text(&res.stderr).contains(&format!(
+            "library `libmain.so` needs `libapp.so` (dylink.0 NEEDED), but no input has that name; it is in none of the search directories `{}`",
+            empty.display()
+        )),
+        "{}",
+        text(&res.stderr)
+    );
+}
+
+#[test]
+fn needed_libraries_are_found_through_runtime_path_origin() {
+    let dir = empty_dir("search-origin");
+    std::fs::create_dir_all(dir.join("deps")).unwrap();
+    std::fs::write(
+        dir.join("app.wat"),
+        r#"(module (@dylink.0 (needed "libdep.so") (runtime-path "$ORIGIN/deps"))
+            (import "env" "dep" (func (result i32)))
+            (func (export "_start") (drop (call 0))))"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("deps/libdep.so"),
+        r#"(module (@dylink.0) (func (export "dep") (result i32) i32.const 7))"#,
+    )
+    .unwrap();
+    let res = weld_ok(&[
+        "link",
+        dir.join("app.wat").to_str().unwrap(),
+        "-o",
+        dir.join("app.wasm").to_str().unwrap(),
+        "-v",
+    ]);
+    assert!(
+        text(&res.stderr).contains(&format!(
+            "weld: found libdep.so (NEEDED by app.wat) through the RUNTIME_PATH entry `$ORIGIN/deps` of app.wat: {}",
+            dir.join("deps/libdep.so").display()
+        )),
+        "{}",
+        text(&res.stderr)
+    );
+}
+
+const EXAMPLES: [&str; 3] = [
+    "examples/libdemo.so",
+    "examples/libgreet.so",
+    "examples/libcount.so",
+];
+
+#[test]
+fn without_o_the_output_goes_to_standard_output() {
+    let dir = empty_dir("stdout");
+    let file = dir.join("demo.wasm");
+    let mut args = vec!["link"];
+    args.extend(EXAMPLES);
+    let piped = weld_ok(&args);
+    args.extend(["-o", file.to_str().unwrap()]);
+    weld_ok(&args);
+    assert_eq!(piped.stdout, std::fs::read(&file).unwrap());
+    let mut text_args = vec!["link", "-t"];
+    text_args.extend(EXAMPLES);
+    let wat = weld_ok(&text_args);
+    assert!(text(&wat.stdout).starts_with("(component"));
+    // weld fuse too.
+    let fused = weld_ok(&["fuse", EXAMPLES[1], EXAMPLES[2]]);
+    let fused_file = dir.join("fused.so");
+    weld_ok(&[
+        "fuse",
+        EXAMPLES[1],
+        EXAMPLES[2],
+        "-o",
+        fused_file.to_str().unwrap(),
+        "--name",
+        "fused.so",
+    ]);
+    assert_eq!(fused.stdout, std::fs::read(&fused_file).unwrap());
+}
+
+/// Runs `command` with a terminal as its standard output (util-linux `script`), or `None`
+/// where there is no `script`.
+fn on_a_terminal(command: &str) -> Option<(Option<i32>, String)> {
+    let res = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .current_dir(root())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some((res.status.code(), text(&res.stdout)))
+}
+
+#[test]
+fn binary_output_is_not_written_to_a_terminal() {
+    let weld = env!("CARGO_BIN_EXE_weld");
+    let examples = EXAMPLES.join(" ");
+    let Some((code, out)) = on_a_terminal(&format!("{weld} link {examples}")) else {
+        eprintln!("no `script` command: skipped");
+        return;
+    };
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("error: not writing a component (binary) to a terminal: give `-o FILE`"),
+        "{out}"
+    );
+    let (code, out) = on_a_terminal(&format!("{weld} fuse {}", EXAMPLES[1])).unwrap();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("not writing a dynamic library (binary) to a terminal"),
+        "{out}"
+    );
+    // Text is fine.
+    let (code, out) = on_a_terminal(&format!("{weld} link -t {examples}")).unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.starts_with("(component"),
+        "{}",
+        &out[..out.len().min(200)]
+    );
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "_weld()"),
+        ("zsh", "#compdef weld"),
+        ("fish", "complete -c weld"),
+    ] {
+        let res = weld_ok(&["completions", shell]);
+        let script = text(&res.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains("message-format"), "{shell}");
+        assert!(script.contains("report"), "{shell}");
+    }
+}
+
+#[test]
+fn help_is_wrapped_to_the_terminal_width() {
+    let res = Command::new(env!("CARGO_BIN_EXE_weld"))
+        .args(["link", "--help"])
+        .env("COLUMNS", "60")
+        .output()
+        .unwrap();
+    assert!(res.status.success());
+    let help = text(&res.stdout);
+    assert!(help.contains("--report"), "{help}");
+    for line in help.lines() {
+        assert!(line.chars().count() <= 60, "{line:?}");
+    }
 }

@@ -77,6 +77,8 @@ pub struct LibraryRow {
     /// Whether it has a start function (it runs when the library is instantiated, before
     /// relocations and constructors).
     pub has_start_function: bool,
+    /// The libraries it needs (its `dylink.0` NEEDED entries, in order).
+    pub needed: Vec<String>,
 }
 
 /// Why a library was kept.
@@ -139,6 +141,8 @@ pub struct SymbolRow {
     pub importers: Vec<String>,
     /// Whether some importer calls it through a shim.
     pub shim: bool,
+    /// The importers calling it through a shim (a subset of `importers`, in input order).
+    pub shim_importers: Vec<String>,
 }
 
 /// An import routed through a `call_indirect` shim.
@@ -574,6 +578,7 @@ fn library_rows(
             table_size: lib.mem_info.table_size,
             core: core(id),
             has_start_function: lib.has_start_section,
+            needed: lib.needed.iter().map(|n| n.to_string()).collect(),
         })
         .collect()
 }
@@ -662,9 +667,13 @@ fn symbols(set: &LibrarySet<'_>, link: &Link<'_>) -> Vec<SymbolRow> {
                     provider: provider.map(str::to_string),
                     importers: Vec::new(),
                     shim: false,
+                    shim_importers: Vec::new(),
                 });
             row.importers.push(set.name(importer).to_string());
-            row.shim |= shim;
+            if shim {
+                row.shim = true;
+                row.shim_importers.push(set.name(importer).to_string());
+            }
         }
     }
     rows.into_values().collect()
