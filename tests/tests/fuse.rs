@@ -6,14 +6,19 @@ use weld_tests::{PROGRAM, Running, fixture};
 
 /// Fuses the fixture program's libraries into one library named `libprogram.so`.
 fn fused_program(closed: bool) -> Vec<u8> {
-    let bytes: Vec<(&str, Vec<u8>)> = PROGRAM.iter().map(|n| (*n, fixture(n))).collect();
+    fuse_fixtures(PROGRAM, "libprogram.so", closed)
+}
+
+/// Fuses fixture libraries into one library named `name`.
+fn fuse_fixtures(names: &[&str], name: &str, closed: bool) -> Vec<u8> {
+    let bytes: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (*n, fixture(n))).collect();
     let set = LibrarySet::new(
         bytes
             .iter()
             .map(|(n, b)| (Library::parse(n, b).unwrap(), false)),
     );
     let parts: Vec<_> = set.ids().collect();
-    let mut options = weld_fuse::FuseOptions::new("libprogram.so");
+    let mut options = weld_fuse::FuseOptions::new(name);
     options.closed = closed;
     let fused = weld_fuse::fuse(&set, &parts, &options).unwrap();
     if let Err(e) = wasmparser::validate(&fused.bytes) {
@@ -49,6 +54,41 @@ fn the_fused_program_runs_like_the_program() {
         let linked = linker.encode().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(check_program(&linked.component), "BAPQM");
     }
+}
+
+#[test]
+fn a_fused_library_satisfies_needed_entries_naming_its_parts() {
+    // libmain and libapp NEED libbase and libping by name; they are parts of libdeps.so.
+    let deps = fuse_fixtures(
+        &["libbase.so", "libping.so", "libpong.so"],
+        "libdeps.so",
+        false,
+    );
+    let lib = Library::parse("libdeps.so", &deps).unwrap();
+    assert_eq!(lib.fused_parts, ["libbase.so", "libping.so", "libpong.so"]);
+    let mut linker = weld_component::Linker::default();
+    linker.library("libdeps.so", deps.as_slice());
+    for name in ["libapp.so", "libmain.so"] {
+        linker.library(name, fixture(name));
+    }
+    let linked = linker.encode().unwrap_or_else(|e| panic!("{e}"));
+    // The fused parts initialize together (base, ping, pong), before the libraries needing them.
+    assert_eq!(check_program(&linked.component), "BPQAM");
+
+    // A part linked again beside its fused library is an error naming both.
+    let mut linker = weld_component::Linker::default();
+    linker.library("libdeps.so", deps.as_slice());
+    for name in ["libbase.so", "libapp.so", "libmain.so"] {
+        linker.library(name, fixture(name));
+    }
+    let err = match linker.encode() {
+        Ok(_) => panic!("libbase.so is linked twice, yet the link succeeded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("`libbase.so` is linked twice") && err.contains("`libdeps.so`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -294,6 +294,9 @@ fn problem(p: &Problem) -> Diagnostic {
         Problem::DuplicateLibraryName { name } => {
             Diagnostic::error("duplicate-library-name", m).library(name)
         }
+        Problem::FusedPartTwice { name, fused } => Diagnostic::error("fused-part-twice", m)
+            .library(fused)
+            .symbol(name),
         Problem::MissingNeeded {
             library, needed, ..
         } => Diagnostic::error("missing-needed", m)

@@ -94,6 +94,9 @@ fn to_text(libs: &[Library<'_>]) -> String {
         if !lib.runtime_path.is_empty() {
             let _ = writeln!(s, "  runtime-path: {}", lib.runtime_path.join(", "));
         }
+        if !lib.fused_parts.is_empty() {
+            let _ = writeln!(s, "  fused from: {}", lib.fused_parts.join(", "));
+        }
         if let Some(a) = lib.target_arch {
             let _ = writeln!(s, "  target-arch: {a}");
         }
@@ -175,7 +178,7 @@ fn to_json(libs: &[Library<'_>]) -> String {
         let m = lib.mem_info;
         let _ = write!(
             s,
-            "{{\"name\": {}, \"has_dylink\": {}, \"mem_info\": {{\"memory_size\": {}, \"memory_alignment\": {}, \"table_size\": {}, \"table_alignment\": {}}}, \"needed\": {}, \"runtime_path\": {}, \"target_arch\": {}, ",
+            "{{\"name\": {}, \"has_dylink\": {}, \"mem_info\": {{\"memory_size\": {}, \"memory_alignment\": {}, \"table_size\": {}, \"table_alignment\": {}}}, \"needed\": {}, \"runtime_path\": {}, \"fused_parts\": {}, \"target_arch\": {}, ",
             q(lib.name),
             lib.has_dylink,
             m.memory_size,
@@ -184,6 +187,7 @@ fn to_json(libs: &[Library<'_>]) -> String {
             m.table_alignment,
             list(&lib.needed, |x| q(x)),
             list(&lib.runtime_path, |x| q(x)),
+            list(&lib.fused_parts, |x| q(x)),
             lib.target_arch.map_or("null".to_string(), q),
         );
         let _ = write!(

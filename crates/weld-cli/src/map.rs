@@ -55,7 +55,7 @@ fn hex(n: impl Into<u64>) -> String {
     format!("{:#010x}", n.into())
 }
 
-/// The map of `report`.
+/// The map of `report`: one section after another.
 pub(crate) fn text(report: &Report, sources: &Sources) -> String {
     let mut out = String::from("weld link map\n");
     let output = sources
@@ -63,8 +63,28 @@ pub(crate) fn text(report: &Report, sources: &Sources) -> String {
         .as_deref()
         .map_or("(standard output)".to_string(), |p| p.display().to_string());
     let _ = writeln!(out, "output: {}", safe(&output));
+    libraries(&mut out, report, sources);
+    found_by_search(&mut out, report, sources);
+    orders(&mut out, report);
+    if let Some(f) = &report.fusion {
+        section(&mut out, "Fusion");
+        table(
+            &mut out,
+            &["fused library", "parts", "apart"],
+            &[vec![safe(&f.library), list(&f.parts), list(&f.apart)]],
+        );
+    }
+    memory(&mut out, report);
+    table_layout(&mut out, report);
+    exports(&mut out, report);
+    symbols(&mut out, report);
+    notes(&mut out, report);
+    out
+}
 
-    section(&mut out, "Libraries (input order)");
+/// Every input library: its file, whether it was kept and why, its core module and instance.
+fn libraries(out: &mut String, report: &Report, sources: &Sources) {
+    section(out, "Libraries (input order)");
     let rows: Vec<Vec<String>> = report
         .libraries
         .iter()
@@ -86,12 +106,16 @@ pub(crate) fn text(report: &Report, sources: &Sources) -> String {
         })
         .collect();
     table(
-        &mut out,
+        out,
         &[
             "name", "file", "status", "reason", "module", "instance", "needed",
         ],
         &rows,
     );
+}
+
+/// The libraries found by searching (`-L`, `RUNTIME_PATH`), when there are any.
+fn found_by_search(out: &mut String, report: &Report, sources: &Sources) {
     let found: Vec<Vec<String>> = report
         .libraries
         .iter()
@@ -112,30 +136,30 @@ pub(crate) fn text(report: &Report, sources: &Sources) -> String {
         })
         .collect();
     if !found.is_empty() {
-        section(&mut out, "Found by search");
-        table(&mut out, &["name", "needed by", "found in", "file"], &found);
+        section(out, "Found by search");
+        table(out, &["name", "needed by", "found in", "file"], &found);
     }
+}
 
-    section(&mut out, "Instantiation order");
-    let rows: Vec<Vec<String>> = report
-        .instantiation_order
-        .iter()
-        .enumerate()
-        .map(|(i, n)| vec![(i + 1).to_string(), safe(n)])
-        .collect();
-    table(&mut out, &["#", "library"], &rows);
-
-    section(&mut out, "Initialization order (NEEDED dependencies first)");
-    let rows: Vec<Vec<String>> = report
-        .init_order
-        .iter()
-        .enumerate()
-        .map(|(i, n)| vec![(i + 1).to_string(), safe(n)])
-        .collect();
-    table(&mut out, &["#", "library"], &rows);
-
+/// The instantiation and initialization orders, and the NEEDED cycles.
+fn orders(out: &mut String, report: &Report) {
+    let numbered = |names: &[String]| -> Vec<Vec<String>> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| vec![(i + 1).to_string(), safe(n)])
+            .collect()
+    };
+    section(out, "Instantiation order");
+    table(
+        out,
+        &["#", "library"],
+        &numbered(&report.instantiation_order),
+    );
+    section(out, "Initialization order (NEEDED dependencies first)");
+    table(out, &["#", "library"], &numbered(&report.init_order));
     if !report.cycles.is_empty() {
-        section(&mut out, "Cycles");
+        section(out, "Cycles");
         for c in &report.cycles {
             let _ = writeln!(
                 out,
@@ -144,28 +168,22 @@ pub(crate) fn text(report: &Report, sources: &Sources) -> String {
             );
         }
     }
+}
 
-    if let Some(f) = &report.fusion {
-        section(&mut out, "Fusion");
-        table(
-            &mut out,
-            &["fused library", "parts", "apart"],
-            &[vec![safe(&f.library), list(&f.parts), list(&f.apart)]],
-        );
-    }
-
-    memory(&mut out, report);
-    table_layout(&mut out, report);
-
-    section(&mut out, "Exports");
+/// The component's core exports and the library each comes from.
+fn exports(out: &mut String, report: &Report) {
+    section(out, "Exports");
     let rows: Vec<Vec<String>> = report
         .exports
         .iter()
         .map(|e| vec![safe(&e.name), safe(&e.library)])
         .collect();
-    table(&mut out, &["core name", "library"], &rows);
+    table(out, &["core name", "library"], &rows);
+}
 
-    section(&mut out, "Symbols");
+/// Every symbol: its kind, how it is bound, its provider and importers, its shim.
+fn symbols(out: &mut String, report: &Report) {
+    section(out, "Symbols");
     let rows: Vec<Vec<String>> = report
         .symbols
         .iter()
@@ -185,45 +203,48 @@ pub(crate) fn text(report: &Report, sources: &Sources) -> String {
         })
         .collect();
     table(
-        &mut out,
+        out,
         &["symbol", "kind", "via", "provider", "importers", "shim"],
         &rows,
     );
+}
 
+/// The sections present only when there is something to say: shims, duplicate definitions,
+/// stubs and warnings.
+fn notes(out: &mut String, report: &Report) {
     if !report.import_shims.is_empty() {
-        section(&mut out, "Shims (calls to a library instantiated later)");
+        section(out, "Shims (calls to a library instantiated later)");
         let rows: Vec<Vec<String>> = report
             .import_shims
             .iter()
             .map(|s| vec![safe(&s.symbol), safe(&s.exporter), s.slot.to_string()])
             .collect();
-        table(&mut out, &["symbol", "provider", "table slot"], &rows);
+        table(out, &["symbol", "provider", "table slot"], &rows);
     }
     if !report.duplicates.is_empty() {
-        section(&mut out, "Duplicate definitions");
+        section(out, "Duplicate definitions");
         let rows: Vec<Vec<String>> = report
             .duplicates
             .iter()
             .map(|d| vec![safe(&d.symbol), safe(&d.winner), list(&d.losers)])
             .collect();
-        table(&mut out, &["symbol", "used", "also defined by"], &rows);
+        table(out, &["symbol", "used", "also defined by"], &rows);
     }
     if !report.stubs.is_empty() {
-        section(&mut out, "Stubs (trap when called)");
+        section(out, "Stubs (trap when called)");
         let rows: Vec<Vec<String>> = report
             .stubs
             .iter()
             .map(|s| vec![safe(&s.name), s.signature.to_string()])
             .collect();
-        table(&mut out, &["function", "signature"], &rows);
+        table(out, &["function", "signature"], &rows);
     }
     if !report.warnings.is_empty() {
-        section(&mut out, "Warnings");
+        section(out, "Warnings");
         for w in &report.warnings {
             let _ = writeln!(out, "  {w}");
         }
     }
-    out
 }
 
 /// The memory section: the stack, each kept library's data region, the heap, by address.

@@ -145,8 +145,8 @@ fn link_fused(
                 dl_openable: set.is_dl_openable(id),
             }),
     );
-    // The fused library answers to its parts' names, which libraries kept apart may need, and
-    // holds its dl-openable parts.
+    // The fused library holds its dl-openable parts (and answers to its parts' names, which
+    // libraries kept apart may need, by its `weld.fused-parts` section).
     let deferred_names: std::collections::HashSet<&str> = set
         .ids()
         .filter(|&id| deferred[id])
@@ -154,7 +154,6 @@ fn link_fused(
         .collect();
     let is_deferred = |name: &str| deferred_names.contains(name);
     let hosting = Hosting {
-        aliases: fused.parts.iter().map(|p| (p.name.as_str(), 0)).collect(),
         dlopen: fused
             .dlopen
             .iter()

@@ -36,11 +36,9 @@ pub(crate) fn link(
     link_hosting(inputs, &Hosting::default(), options, early)
 }
 
-/// What a link of fused libraries knows of their parts (see [`crate::fusion`]).
+/// What a link of a fused library knows of its dl-openable parts (see [`crate::fusion`]).
 #[derive(Default)]
 pub(crate) struct Hosting<'h> {
-    /// Other names of inputs, `(name, position in inputs)`, that NEEDED entries may use.
-    pub(crate) aliases: Vec<(&'h str, usize)>,
     /// Dl-openable parts: (the position of the input holding it, the part, whether it is
     /// loaded by its first `dlopen`).
     pub(crate) dlopen: Vec<(usize, &'h weld_fuse::DlopenPart, bool)>,
@@ -121,12 +119,7 @@ fn link_in_scope(
     early: Option<Early<'_>>,
     background: Option<InputValidation<'_, '_>>,
 ) -> Result<Linked, LinkError> {
-    let mut set = parse(all)?;
-    for &(name, position) in &hosting.aliases {
-        if let Some(id) = set.id_at(position) {
-            set.alias(name, id);
-        }
-    }
+    let set = parse(all)?;
     let worlds = world::decode(&set)?;
     let link = resolve(&set, &worlds, options)?;
     if let Some(v) = &background {

@@ -1,6 +1,7 @@
 //! The fused library's custom sections: `dylink.0` (MEM_INFO covering every part's region,
-//! NEEDED of what remains outside, EXPORT_INFO and IMPORT_INFO merged, RUNTIME_PATH) and the
-//! name section (every function named after its part, so a trap says which part it was in).
+//! NEEDED of what remains outside, EXPORT_INFO and IMPORT_INFO merged, RUNTIME_PATH), the name
+//! section (every function named after its part, so a trap says which part it was in) and
+//! `weld.fused-parts` (the parts' names, which NEEDED entries may use for the fused library).
 
 use wasm_encoder::{Encode, NameMap, NameSection};
 use weld_module::SYM_BINDING_WEAK;
@@ -67,6 +68,26 @@ pub(crate) fn section(cx: &Inputs<'_, '_>) -> Vec<u8> {
             p.encode(&mut paths);
         }
         subsection(&mut out, 5, &paths);
+    }
+    out
+}
+
+/// The `weld.fused-parts` section's payload: every part's name, and the names of the parts of
+/// a part that was fused itself, once each in part order — what the fused library answers to.
+pub(crate) fn fused_parts(cx: &Inputs<'_, '_>) -> Vec<u8> {
+    let mut seen = std::collections::HashSet::new();
+    let names: Vec<&str> = cx
+        .parts
+        .values()
+        .flat_map(|&id| {
+            std::iter::once(cx.set.name(id)).chain(cx.set[id].fused_parts.iter().copied())
+        })
+        .filter(|n| seen.insert(*n))
+        .collect();
+    let mut out = Vec::new();
+    names.len().encode(&mut out);
+    for n in names {
+        n.encode(&mut out);
     }
     out
 }

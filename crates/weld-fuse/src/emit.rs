@@ -104,6 +104,10 @@ pub(crate) fn module(cx: &Inputs<'_, '_>) -> Result<Vec<u8>, FuseError> {
         own.ctors_index,
         own.start_index,
     ));
+    m.section(&CustomSection {
+        name: Cow::Borrowed(abi::FUSED_PARTS_SECTION),
+        data: Cow::Owned(dylink::fused_parts(cx)),
+    });
     for part in cx.modules.values() {
         for (name, bytes) in &part.component_types {
             m.section(&CustomSection {

@@ -9,9 +9,9 @@ use crate::problems::{Requirement, Unsupported};
 use crate::suggest::similar_names;
 use crate::{KeepReason, LibId, LibrarySet, LinkWarning, PerLib, Problem};
 
-/// Checks that library names (and aliases) are unique and that every NEEDED entry names an
-/// input; returns
-/// each library's NEEDED dependencies (itself excluded).
+/// Checks that library names (and the names of fused libraries' parts) are unique and that
+/// every NEEDED entry names an input; returns each library's NEEDED dependencies (itself
+/// excluded).
 pub(crate) fn needed(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> PerLib<Vec<LibId>> {
     let mut by_name: HashMap<&str, LibId> = HashMap::with_capacity(set.len());
     for (id, lib) in set.iter() {
@@ -21,11 +21,15 @@ pub(crate) fn needed(set: &LibrarySet<'_>, problems: &mut Vec<Problem>) -> PerLi
             });
         }
     }
-    for &(name, id) in set.aliases() {
-        if by_name.insert(name, id).is_some() {
-            problems.push(Problem::DuplicateLibraryName {
-                name: name.to_string(),
-            });
+    // A library fused from others answers to their names too.
+    for (id, lib) in set.iter() {
+        for &name in &lib.fused_parts {
+            if by_name.insert(name, id).is_some_and(|other| other != id) {
+                problems.push(Problem::FusedPartTwice {
+                    name: name.to_string(),
+                    fused: lib.name.to_string(),
+                });
+            }
         }
     }
     // Suggestions are computed once per missing name, whatever the number of libraries needing

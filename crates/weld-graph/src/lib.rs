@@ -30,7 +30,8 @@
 //! | `order` | stage 3: dependency graph, pruning, instantiation order and cycles, shims, init order |
 //! | `duplicates` | stage 4: symbols defined strongly more than once |
 //! | `link` | the result: [`Link`], [`Binding`], [`LinkerItem`], [`Stub`], [`KeepReason`], [`Options`] |
-//! | `problems` | [`Problem`] and [`ResolveError`] |
+//! | `problems` | [`Problem`]: what can stop resolution, each with its message |
+//! | `resolve_error` | [`ResolveError`]: every problem at once, arranged for one message |
 //!
 //! ```
 //! use weld_graph::{resolve, Binding, LibrarySet, Options};
@@ -71,6 +72,7 @@ mod duplicates;
 mod link;
 mod order;
 mod problems;
+mod resolve_error;
 mod set;
 mod suggest;
 mod symbols;
@@ -79,7 +81,8 @@ pub use link::{
     Binding, Duplicate, KeepReason, Link, LinkWarning, LinkerItem, Options, RootReason, Stub,
     StubId,
 };
-pub use problems::{Candidate, Expected, Problem, Requirement, ResolveError, Unsupported};
+pub use problems::{Candidate, Expected, Problem, Requirement, Unsupported};
+pub use resolve_error::ResolveError;
 pub use set::{ExportRef, LibId, LibrarySet, PerLib};
 pub use symbols::SymbolTable;
 

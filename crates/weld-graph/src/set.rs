@@ -119,8 +119,6 @@ impl ExportRef {
 pub struct LibrarySet<'a> {
     libraries: PerLib<Library<'a>>,
     dl_openable: PerLib<bool>,
-    /// Other names of libraries (see [`LibrarySet::alias`]).
-    aliases: Vec<(&'a str, LibId)>,
 }
 
 impl<'a> LibrarySet<'a> {
@@ -132,7 +130,6 @@ impl<'a> LibrarySet<'a> {
         LibrarySet {
             libraries: PerLib(libraries),
             dl_openable: PerLib(dl_openable),
-            aliases: Vec::new(),
         }
     }
 
@@ -166,17 +163,6 @@ impl<'a> LibrarySet<'a> {
     /// Library `id`'s name.
     pub fn name(&self, id: LibId) -> &'a str {
         self.libraries[id].name
-    }
-
-    /// Makes `name` another name of library `id`: a NEEDED entry `name` depends on it. A
-    /// library fused from others answers to their names this way.
-    pub fn alias(&mut self, name: &'a str, id: LibId) {
-        self.aliases.push((name, id));
-    }
-
-    /// The other names of libraries, in the order given: `(name, library)`.
-    pub fn aliases(&self) -> &[(&'a str, LibId)] {
-        &self.aliases
     }
 
     /// Whether library `id` can be opened with `dlopen`.

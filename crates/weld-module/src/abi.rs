@@ -29,6 +29,10 @@ pub const ROOT: &str = "$root";
 pub const DYLINK_SECTION: &str = "dylink.0";
 /// The prefix of the custom sections that carry a library's WIT world.
 pub const COMPONENT_TYPE_PREFIX: &str = "component-type";
+/// weld's custom section in a library fused from others (the weld-fuse crate): the names of the
+/// libraries fused into it, encoded as `dylink.0`'s NEEDED list is. A NEEDED entry naming one of
+/// them is satisfied by the fused library.
+pub const FUSED_PARTS_SECTION: &str = "weld.fused-parts";
 
 /// The shared linear memory (`env.memory`).
 pub const MEMORY: &str = "memory";

@@ -148,6 +148,9 @@ pub struct Library<'a> {
     pub exports: Vec<Export<'a>>,
     /// `component-type*` custom sections carrying the library's WIT world.
     pub component_types: Vec<CustomSection<'a>>,
+    /// For a library fused from others: their names ([`crate::abi::FUSED_PARTS_SECTION`]),
+    /// which NEEDED entries may use for it.
+    pub fused_parts: Vec<&'a str>,
     /// Memories the module defines itself (a dynamic library should define none).
     pub defined_memories: u32,
     /// Tables the module defines itself.

@@ -124,6 +124,7 @@ impl<'a> Library<'a> {
             imports: Vec::new(),
             exports: Vec::new(),
             component_types: Vec::new(),
+            fused_parts: Vec::new(),
             defined_memories: 0,
             defined_tables: 0,
             data_segments: Vec::new(),
@@ -378,8 +379,40 @@ impl<'a> Reader<'a, '_> {
                 name,
                 data: reader.data(),
             });
+        } else if name == abi::FUSED_PARTS_SECTION {
+            self.lib.fused_parts = self.fused_parts(&reader)?;
         }
         Ok(())
+    }
+
+    /// The names in a `weld.fused-parts` section.
+    fn fused_parts(
+        &self,
+        reader: &wasmparser::CustomSectionReader<'a>,
+    ) -> Result<Vec<&'a str>, ParseError> {
+        let mut r = wasmparser::BinaryReader::new(reader.data(), reader.data_offset());
+        let malformed = |what: String, e: wasmparser::BinaryReaderError| {
+            self.cx.err(
+                Some(e.offset()),
+                ParseErrorKind::Malformed,
+                format!(
+                    "{} section: {what}: {}",
+                    abi::FUSED_PARTS_SECTION,
+                    e.message()
+                ),
+            )
+        };
+        let count = r
+            .read_var_u32()
+            .map_err(|e| malformed("the count of names".to_string(), e))?;
+        let mut names = Vec::new();
+        for n in 1..=count {
+            let name = r
+                .read_string()
+                .map_err(|e| malformed(format!("name {n} of {count}"), e))?;
+            names.push(name);
+        }
+        Ok(names)
     }
 }
 
