@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, Instance, Linker, ResourceTable, Val};
+use wasmtime::component::{Component, Instance, InstancePre, Linker, ResourceTable, Val};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -124,8 +124,8 @@ pub struct Running {
     instance: Instance,
 }
 
-/// A compiled component, to instantiate many times.
-pub struct Compiled(Component);
+/// A compiled component with its imports resolved (WASI), to instantiate many times.
+pub struct Compiled(InstancePre<Host>);
 
 impl Compiled {
     /// Compiles `component`.
@@ -139,10 +139,16 @@ impl Compiled {
     }
 
     fn with(engine: &Engine, component: &[u8]) -> Result<Compiled> {
-        Component::new(engine, component)
+        let component = Component::new(engine, component)
+            .map_err(anyhow::Error::from)
+            .context("compiling the component")?;
+        let mut linker: Linker<Host> = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        linker
+            .instantiate_pre(&component)
             .map(Compiled)
             .map_err(anyhow::Error::from)
-            .context("compiling the component")
+            .context("resolving the component's imports")
     }
 
     /// Instantiates it (with WASI available to it).
@@ -157,17 +163,14 @@ impl Running {
         Compiled::new(component)?.instantiate()
     }
 
-    fn instantiate(component: &Component) -> Result<Running> {
-        let engine = component.engine();
-        let mut linker: Linker<Host> = Linker::new(engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    fn instantiate(pre: &InstancePre<Host>) -> Result<Running> {
         let host = Host {
             ctx: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
             table: ResourceTable::new(),
         };
-        let mut store = Store::new(engine, host);
-        let instance = linker
-            .instantiate(&mut store, component)
+        let mut store = Store::new(pre.engine(), host);
+        let instance = pre
+            .instantiate(&mut store)
             .map_err(anyhow::Error::from)
             .context("instantiating the component")?;
         Ok(Running { store, instance })

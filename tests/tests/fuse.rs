@@ -366,3 +366,222 @@ fn every_bad_input_gets_the_same_message_fused() {
         );
     }
 }
+
+/// Small leaf functions of one library, each testing one thing inlining must keep.
+const LEAF: &str = r#"(module
+  (@dylink.0 (mem-info (memory 16 2)))
+  (import "env" "memory" (memory 1))
+  (import "env" "__memory_base" (global $base i32))
+  (global $count (mut i32) (i32.const 0))
+  ;; The order of the arguments.
+  (func $sub (export "sub") (param i32 i32) (result i32) (i32.sub (local.get 0) (local.get 1)))
+  ;; A declared local, zero on every call.
+  (func $fresh (export "fresh") (param i32) (result i32) (local i32)
+    (local.tee 1 (i32.add (local.get 1) (local.get 0))))
+  ;; A branch out of the function with a value.
+  (func $clamp (export "clamp") (param i32) (result i32)
+    (block (result i32)
+      (br_if 1 (i32.const 0) (i32.lt_s (local.get 0) (i32.const 0)))
+      (drop)
+      (local.get 0)))
+  ;; No result; the callee's own memory base and global.
+  (func $put (export "put") (param i32 i32)
+    (i32.store (i32.add (global.get $base) (local.get 0)) (local.get 1)))
+  (func $get (export "get") (param i32) (result i32)
+    (i32.load (i32.add (global.get $base) (local.get 0))))
+  (func $tick (export "tick") (result i32)
+    (global.set $count (i32.add (global.get $count) (i32.const 1)))
+    (global.get $count))
+  ;; Floats, vectors, a trap.
+  (func $fsum (export "fsum") (param f64 f32) (result f64)
+    (f64.add (local.get 0) (f64.promote_f32 (local.get 1))))
+  (func $lanes (export "lanes") (param v128) (result i32)
+    (i32.add (i32x4.extract_lane 0 (local.get 0)) (i32x4.extract_lane 3 (local.get 0))))
+  (func $check_positive (export "check_positive") (param i32)
+    (if (i32.lt_s (local.get 0) (i32.const 0)) (then (unreachable))))
+  ;; Not inlined: it returns early.
+  (func $early (export "early") (param i32) (result i32) (return (i32.mul (local.get 0) (i32.const 3)))))"#;
+
+/// A library calling every function of LEAF, with parameters and locals of its own.
+const USE_LEAF: &str = r#"(module
+  (@dylink.0 (mem-info (memory 8 2)) (needed "libleaf.so"))
+  (import "env" "memory" (memory 1))
+  (import "env" "__memory_base" (global $base i32))
+  (import "env" "sub" (func $sub (param i32 i32) (result i32)))
+  (import "env" "fresh" (func $fresh (param i32) (result i32)))
+  (import "env" "clamp" (func $clamp (param i32) (result i32)))
+  (import "env" "put" (func $put (param i32 i32)))
+  (import "env" "get" (func $get (param i32) (result i32)))
+  (import "env" "tick" (func $tick (result i32)))
+  (import "env" "fsum" (func $fsum (param f64 f32) (result f64)))
+  (import "env" "lanes" (func $lanes (param v128) (result i32)))
+  (import "env" "check_positive" (func $check_positive (param i32)))
+  (import "env" "early" (func $early (param i32) (result i32)))
+  (func (export "check") (param $n i32) (result i32) (local $acc i32) (local $i i32) (local $f f64)
+    (i32.store (global.get $base) (i32.const 1234))
+    (loop $l
+      (local.set $acc (i32.add (local.get $acc) (call $sub (local.get $i) (i32.const 1))))
+      (local.set $acc (i32.add (local.get $acc) (call $fresh (local.get $i))))
+      (local.set $acc (i32.add (local.get $acc)
+        (call $clamp (call $sub (local.get $i) (i32.const 2)))))
+      (call $put (i32.const 4) (local.get $i))
+      (local.set $acc (i32.add (local.get $acc) (call $get (i32.const 4))))
+      (local.set $acc (i32.add (local.get $acc) (call $tick)))
+      (local.set $f (call $fsum (local.get $f) (f32.const 0.5)))
+      (local.set $acc (i32.add (local.get $acc)
+        (call $lanes (i32x4.splat (local.get $i)))))
+      (call $check_positive (local.get $i))
+      (local.set $acc (i32.add (local.get $acc) (call $early (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_s (local.get $i) (local.get $n))))
+    ;; Our data is ours: the callee stored at its own base.
+    (i32.add (i32.add (local.get $acc) (i32.trunc_f64_s (local.get $f)))
+      (i32.load (global.get $base))))
+  (func (export "boom") (param i32) (result i32)
+    (call $check_positive (local.get 0))
+    (i32.const 1)))"#;
+
+/// The names of the functions `bytes`' code calls directly.
+fn called_names(bytes: &[u8]) -> Vec<String> {
+    let mut names = std::collections::HashMap::new();
+    let mut called = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.unwrap() {
+            wasmparser::Payload::CustomSection(c) => {
+                if let wasmparser::KnownCustom::Name(reader) = c.as_known() {
+                    for name in reader {
+                        if let wasmparser::Name::Function(map) = name.unwrap() {
+                            for n in map {
+                                let n = n.unwrap();
+                                names.insert(n.index, n.name.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            wasmparser::Payload::CodeSectionEntry(body) => {
+                for op in body.get_operators_reader().unwrap() {
+                    if let wasmparser::Operator::Call { function_index } = op.unwrap() {
+                        called.push(function_index);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    called.iter().map(|i| names[i].clone()).collect()
+}
+
+#[test]
+fn calls_into_small_leaf_functions_of_another_part_are_inlined_with_their_meaning() {
+    let leaf = wat::parse_str(LEAF).unwrap();
+    let user = weld_tests::embed_world(
+        wat::parse_str(USE_LEAF).unwrap(),
+        "package weld:leaf; world leaf { export check: func(n: s32) -> s32; export boom: func(x: s32) -> s32; }",
+        "leaf",
+    );
+    let libs = [("libuse.so", user), ("libleaf.so", leaf)];
+
+    // Fused with inlining, the only calls left are to `early` and the initializers'.
+    let set = LibrarySet::new(
+        libs.iter()
+            .map(|(n, b)| (Library::parse(n, b).unwrap(), false)),
+    );
+    let parts: Vec<_> = set.ids().collect();
+    let mut options = weld_fuse::FuseOptions::new("libboth.so");
+    let inlined = weld_fuse::fuse(&set, &parts, &options).unwrap().bytes;
+    wasmparser::validate(&inlined).unwrap();
+    let leaf_calls = |bytes: &[u8]| -> Vec<String> {
+        let mut c: Vec<String> = called_names(bytes)
+            .into_iter()
+            .filter(|n| n.starts_with("libleaf.so!") && !n.contains("__wasm"))
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    };
+    assert_eq!(leaf_calls(&inlined), ["libleaf.so!early"]);
+    options.inline = false;
+    let called = weld_fuse::fuse(&set, &parts, &options).unwrap().bytes;
+    assert_eq!(leaf_calls(&called).len(), 10, "{:?}", leaf_calls(&called));
+
+    // Linked apart, fused and inlined, fused as a library: the same results and the same trap.
+    let mut results = Vec::new();
+    let mut run_all = |component: &[u8]| {
+        let mut run = Running::new(component).unwrap_or_else(|e| panic!("{e:#}"));
+        let check = |run: &mut Running, n| {
+            run.call_s32("check", &[wasmtime::component::Val::S32(n)])
+                .unwrap()
+        };
+        let got = (check(&mut run, 1), check(&mut run, 7), check(&mut run, 7));
+        let boom = run.call_s32("boom", &[wasmtime::component::Val::S32(-1)]);
+        assert!(boom.is_err(), "check_positive(-1) traps");
+        results.push(got);
+    };
+    for mode in weld_tests::MODES {
+        run_all(&weld_tests::weld_link_in(mode, &libs).unwrap().component);
+    }
+    for fused in [&inlined, &called] {
+        let mut linker = weld_component::Linker::default();
+        linker.library("libboth.so", fused.as_slice());
+        run_all(&linker.encode().unwrap_or_else(|e| panic!("{e}")).component);
+    }
+    // check(1): sub(0, 1) = -1 and the first tick (1) cancel out; every other call gives 0,
+    // the float sum truncates to 0, and the caller's own data still holds 1234.
+    assert_eq!(results[0].0, 1234);
+    assert!(results.iter().all(|r| *r == results[0]), "{results:?}");
+}
+
+/// The non-empty active data segments of every core module of `component`: (whether the offset
+/// is a constant, length).
+fn active_data(component: &[u8]) -> Vec<(bool, usize)> {
+    let mut out = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        if let wasmparser::Payload::DataSection(reader) = payload.unwrap() {
+            for d in reader {
+                let d = d.unwrap();
+                if let wasmparser::DataKind::Active { offset_expr, .. } = d.kind
+                    && !d.data.is_empty()
+                {
+                    let ops: Vec<_> = offset_expr
+                        .get_operators_reader()
+                        .into_iter()
+                        .map(|op| op.unwrap())
+                        .collect();
+                    let constant = matches!(
+                        ops[..],
+                        [
+                            wasmparser::Operator::I32Const { .. },
+                            wasmparser::Operator::End
+                        ]
+                    );
+                    out.push((constant, d.data.len()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn with_fuse_the_main_module_holds_every_librarys_data_at_constant_addresses() {
+    let libs: Vec<(&str, Vec<u8>)> = PROGRAM.iter().map(|n| (*n, fixture(n))).collect();
+    let apart = weld_tests::weld_link_in(weld_tests::Mode::Apart, &libs).unwrap();
+    let fused = weld_tests::weld_link_in(weld_tests::Mode::Fused, &libs).unwrap();
+    // Apart, each library writes its data at its `__memory_base` when it is instantiated.
+    let apart_data = active_data(&apart.component);
+    assert!(
+        apart_data.iter().any(|&(constant, _)| !constant),
+        "{apart_data:?}"
+    );
+    // Fused, every byte of it is in segments at constant addresses (of the main module, which
+    // defines the memory: an engine can map them from a copy-on-write image), and as many.
+    let fused_data = active_data(&fused.component);
+    assert!(
+        fused_data.iter().all(|&(constant, _)| constant),
+        "{fused_data:?}"
+    );
+    let bytes = |d: &[(bool, usize)]| d.iter().map(|&(_, n)| n).sum::<usize>();
+    assert_eq!(bytes(&fused_data), bytes(&apart_data));
+    assert_eq!(check_program(&fused.component), "BAPQM");
+}

@@ -34,6 +34,11 @@ pub(crate) struct FuseArgs {
     #[arg(long)]
     closed: bool,
 
+    /// Keep every call between parts a call: do not replace calls into another part's small
+    /// leaf functions by their bodies (a trap's backtrace then shows the callee's frame).
+    #[arg(long)]
+    no_inline: bool,
+
     /// Say where each part went and which symbols several parts define.
     #[arg(short, long)]
     verbose: bool,
@@ -66,6 +71,7 @@ pub(crate) fn run(args: FuseArgs, format: MessageFormat) -> Result<(), Failure> 
     };
     let mut options = weld_fuse::FuseOptions::new(name);
     options.closed = args.closed;
+    options.inline = !args.no_inline;
     let ids: Vec<_> = set.ids().collect();
     let fused = match weld_fuse::fuse(&set, &ids, &options) {
         Ok(f) => f,

@@ -850,6 +850,28 @@ fn fuse_writes_one_library_that_links() {
 }
 
 #[test]
+fn fuse_no_inline_keeps_the_calls() {
+    let parts = ["tests/fixtures/libcaller.so", "tests/fixtures/libcallee.so"];
+    let mut outputs = Vec::new();
+    for extra in [None, Some("--no-inline")] {
+        let fused = tmp(&format!("libcalls{}.so", extra.unwrap_or_default()));
+        let mut args = vec!["fuse"];
+        args.extend(parts);
+        args.extend(extra);
+        args.extend(["-o", fused.to_str().unwrap()]);
+        let res = weld(&args);
+        assert!(res.status.success(), "{}", text(&res.stderr));
+        let out = tmp(&format!("calls{}.wasm", extra.unwrap_or_default()));
+        let res = weld(&["link", fused.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert!(res.status.success(), "{}", text(&res.stderr));
+        valid_component(&out);
+        outputs.push(std::fs::read(&fused).unwrap());
+    }
+    // Inlined, the loop's two calls into libcallee are gone (and their bodies are in the loop).
+    assert_ne!(outputs[0], outputs[1]);
+}
+
+#[test]
 fn link_fuse_says_what_was_fused() {
     let out = tmp("fused-link.wasm");
     let mut args = vec!["link", "--fuse", "-v"];

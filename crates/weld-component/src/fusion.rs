@@ -111,6 +111,8 @@ fn fuse(
         .filter(|&id| set.is_dl_openable(id))
         .collect();
     options.deferred = parts.iter().copied().filter(|&id| deferred[id]).collect();
+    // The second link fixes the fused library's base, so its main module can hold the data.
+    options.data_to_linker = true;
     weld_fuse::fuse(set, &parts, &options)
 }
 
@@ -159,6 +161,7 @@ fn link_fused(
             .iter()
             .map(|p| (0, p, is_deferred(&p.name)))
             .collect(),
+        data: fused.data.iter().map(|d| (0, d)).collect(),
     };
     let mut plain = options.clone();
     plain.fuse = false;

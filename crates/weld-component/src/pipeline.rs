@@ -36,15 +36,37 @@ pub(crate) fn link(
     link_hosting(inputs, &Hosting::default(), options, early)
 }
 
-/// What a link of a fused library knows of its dl-openable parts (see [`crate::fusion`]).
+/// What a link of a fused library knows of its dl-openable parts and of the data it left to
+/// the linker (see [`crate::fusion`]).
 #[derive(Default)]
 pub(crate) struct Hosting<'h> {
     /// Dl-openable parts: (the position of the input holding it, the part, whether it is
     /// loaded by its first `dlopen`).
     pub(crate) dlopen: Vec<(usize, &'h weld_fuse::DlopenPart, bool)>,
+    /// Data left to the linker: (the position of the input whose region holds it, the data).
+    pub(crate) data: Vec<(usize, &'h weld_fuse::LeftData)>,
 }
 
-impl Hosting<'_> {
+impl<'h> Hosting<'h> {
+    /// Synthesis options: `options`' stack size, the dl-openable parts and the hosted data.
+    fn synth_options(&self, set: &LibrarySet<'_>, options: &LinkOptions) -> SynthOptions<'h> {
+        let mut synth = SynthOptions::default();
+        synth.stack_size = options.stack_size;
+        synth.fused_parts = self.fused_parts(set);
+        synth.hosted_data = self
+            .data
+            .iter()
+            .filter_map(|&(host, d)| {
+                Some(weld_synth::HostedData::new(
+                    set.id_at(host)?,
+                    d.offset,
+                    &d.bytes,
+                ))
+            })
+            .collect();
+        synth
+    }
+
     /// The dl-openable parts, for synthesis.
     fn fused_parts(&self, set: &LibrarySet<'_>) -> Vec<weld_synth::FusedPart> {
         self.dlopen
@@ -125,8 +147,8 @@ fn link_in_scope(
     if let Some(v) = &background {
         v.prune(|i| set.id_at(i).is_some_and(|id| link.is_kept(id)));
     }
-    let fused_parts = hosting.fused_parts(&set);
-    let assembled = assemble(&set, &link, worlds, options, fused_parts);
+    let synth_options = hosting.synth_options(&set, options);
+    let assembled = assemble(&set, &link, worlds, options, &synth_options);
     let (input_errors, structure) = finish_validation(&assembled, early, background, options);
     let bad: Vec<InvalidInput> = input_errors
         .into_iter()
@@ -233,7 +255,7 @@ fn assemble<'a>(
     link: &Link<'a>,
     worlds: PerLib<Option<Bindgen>>,
     options: &LinkOptions,
-    fused_parts: Vec<weld_synth::FusedPart>,
+    synth_options: &SynthOptions<'_>,
 ) -> Result<Assembled<'a>, LinkError> {
     let summary = world::summary(&worlds);
     let merged = world::merge(set, link, worlds)?;
@@ -249,10 +271,7 @@ fn assemble<'a>(
         .iter()
         .flat_map(|&i| set[i].component_types.iter().copied())
         .collect();
-    let mut synth_options = SynthOptions::default();
-    synth_options.stack_size = options.stack_size;
-    synth_options.fused_parts = fused_parts;
-    let synth = weld_synth::synthesize(set, link, &synth_options, &exports.shims, &custom)
+    let synth = weld_synth::synthesize(set, link, synth_options, &exports.shims, &custom)
         .map_err(LinkError::Synth)?;
     let c0 = encode::main_component(set, link, &synth.main, options)?;
     let appended = append::libraries(c0, set, &synth)?;

@@ -4,6 +4,7 @@
 //! function bodies are re-encoded on all cores.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use wasm_encoder::reencode::Reencode;
 use wasm_encoder::{
@@ -16,11 +17,12 @@ use wasmparser::TypeRef;
 use weld_graph::{ExportRef, LibId, LibrarySet};
 use weld_module::{SYM_TLS, SpecialExport, abi};
 
+use crate::inline::Inlining;
 use crate::part::{PartId, PartModule, PerPart};
 use crate::plan::Plan;
 use crate::reencode::{self, PartReencoder, Unmapped};
 use crate::spaces::Spaces;
-use crate::{FuseError, dylink};
+use crate::{FuseError, LeftData, dylink};
 
 /// What emitting needs.
 pub(crate) struct Inputs<'s, 'a> {
@@ -33,6 +35,10 @@ pub(crate) struct Inputs<'s, 'a> {
     pub(crate) init_order: &'s [LibId],
     /// The fused library's name (the name section's module name).
     pub(crate) name: &'s str,
+    /// What calls between parts may be replaced by.
+    pub(crate) inlining: &'s Inlining,
+    /// Whether the parts' base-relative data is left to the linker.
+    pub(crate) data_to_linker: bool,
 }
 
 /// The fused module's own functions, after the parts'.
@@ -47,8 +53,8 @@ struct Own {
     thunk_type: u32,
 }
 
-/// Writes the fused module.
-pub(crate) fn module(cx: &Inputs<'_, '_>) -> Result<Vec<u8>, FuseError> {
+/// Writes the fused module; returns it and the data left to the linker.
+pub(crate) fn module(cx: &Inputs<'_, '_>) -> Result<(Vec<u8>, Vec<LeftData>), FuseError> {
     let own = own_functions(cx)?;
     let mut m = Module::new();
     m.section(&CustomSection {
@@ -86,7 +92,7 @@ pub(crate) fn module(cx: &Inputs<'_, '_>) -> Result<Vec<u8>, FuseError> {
     if !elements.is_empty() {
         m.section(&elements);
     }
-    let data = data(cx)?;
+    let (data, left) = data(cx)?;
     if !data.is_empty() {
         m.section(&DataCountSection { count: data.len() });
     }
@@ -116,7 +122,7 @@ pub(crate) fn module(cx: &Inputs<'_, '_>) -> Result<Vec<u8>, FuseError> {
             });
         }
     }
-    Ok(m.finish())
+    Ok((m.finish(), left))
 }
 
 /// The parts' relocation, constructor and start functions to call, and the fused module's
@@ -482,16 +488,41 @@ fn elements(cx: &Inputs<'_, '_>) -> Result<ElementSection, FuseError> {
     Ok(elements)
 }
 
-fn data(cx: &Inputs<'_, '_>) -> Result<DataSection, FuseError> {
+/// The data section, and the data left to the linker (see `FuseOptions::data_to_linker`): a
+/// segment at its part's `__memory_base` plus a constant keeps its place, empty, and its bytes
+/// go to the linker at the part's offset plus that constant.
+fn data(cx: &Inputs<'_, '_>) -> Result<(DataSection, Vec<LeftData>), FuseError> {
     let mut data = DataSection::new();
+    let mut left = Vec::new();
     for (p, m) in cx.modules.iter() {
         let mut r = reencoder(cx, p);
+        let lib = &cx.set[cx.parts[p]];
+        let starts: HashMap<u64, i64> = if cx.data_to_linker {
+            lib.data_segments.iter().map(|s| (s.at, s.start)).collect()
+        } else {
+            HashMap::new()
+        };
+        let part_offset = cx.plan.layout[p].data_offset;
         for d in &m.data {
-            r.parse_data(&mut data, d.clone())
-                .map_err(unmapped(cx, p))?;
+            let start = starts.get(&d.range.start).copied();
+            let at = start
+                .and_then(|s| u32::try_from(s).ok())
+                .and_then(|s| s.checked_add(part_offset));
+            let Some(offset) = at else {
+                r.parse_data(&mut data, d.clone())
+                    .map_err(unmapped(cx, p))?;
+                continue;
+            };
+            left.push(LeftData {
+                offset,
+                bytes: d.data.to_vec(),
+            });
+            let mut empty = d.clone();
+            empty.data = &[];
+            r.parse_data(&mut data, empty).map_err(unmapped(cx, p))?;
         }
     }
-    Ok(data)
+    Ok((data, left))
 }
 
 /// One batch's encoded bodies.
@@ -509,12 +540,8 @@ fn code(cx: &Inputs<'_, '_>, own: &Own) -> Result<Vec<u8>, FuseError> {
     let encode = |i: usize| -> Option<(usize, Encoded)> {
         let batch = batches.get(i)?;
         let p = batch.part;
-        let r = match cx.modules[p].bodies.get(batch.bodies.clone()) {
-            Some(list) => reencode::encode_batch(&cx.spaces.maps[p], list).map_err(unmapped(cx, p)),
-            None => Err(FuseError::Internal(
-                "a batch is outside its part's bodies".into(),
-            )),
-        };
+        let r = reencode::encode_batch(&cx.spaces.maps[p], cx.modules, batch, cx.inlining)
+            .map_err(unmapped(cx, p));
         Some((i, r))
     };
     // Each worker takes the next batch until none is left; results are put back in order.

@@ -22,7 +22,12 @@
 //!   part order); unless the fusion is *closed* (nothing outside may define the parts'
 //!   symbols), a weak definition stays an import too, which a strong one elsewhere may
 //!   override;
-//! * function names are `part!name`, so a trap still says which part and function it was in;
+//! * a call from one part into a small leaf function of another (a body of at most 64 bytes,
+//!   numeric locals, calling nothing, no `return`, no exception handling) is replaced by the
+//!   function's body: the arguments go into locals added to the caller and the body runs in a
+//!   `block` of its result type ([`FuseOptions::inline`] turns this off);
+//! * function names are `part!name`, so a trap still says which part and function it was in
+//!   (an inlined body's trap, the caller's);
 //! * at most one part may have wasip3 thread-local storage (a TLS slot is a library's): the
 //!   parts share its `__wasm_get_tls_base` / `__wasm_set_tls_base`.
 //!
@@ -39,6 +44,7 @@
 //! | `emit` | 4. the fused module's sections |
 //! | `reencode` | re-encoding with the index maps; the bodies in parallel batches |
 //! | `scan` | a body re-encoded by scanning its bytes, decoding only what moves |
+//! | `inline` | which small leaf functions calls between parts are replaced by, and the replacing |
 //! | `dylink` | the `dylink.0` and name sections |
 //!
 //! ```
@@ -74,6 +80,7 @@
 
 mod dylink;
 mod emit;
+mod inline;
 mod part;
 mod plan;
 mod reencode;
@@ -112,6 +119,18 @@ pub struct FuseOptions {
     /// constructor function leaves them out, and each is exported as `PART!__wasm_call_ctors`
     /// (see [`DlopenPart::constructor`]). Their relocations still run with everyone else's.
     pub deferred: Vec<LibId>,
+    /// Replace calls from one part into a small leaf function of another by the function's
+    /// body (see the crate documentation). On by default; off, every such call stays a direct
+    /// `call`, so a trap's backtrace shows the callee's frame.
+    pub inline: bool,
+    /// Leave the parts' data to the linker: each active data segment at a part's
+    /// `__memory_base` (plus a constant) is kept empty in the fused module — so segment
+    /// indices and instantiation-time bounds checks do not change — and its bytes are in
+    /// [`Fused::data`], at their offset from the fused `__memory_base`. For a linker that fixes
+    /// that base: weld's `--fuse` writes them in its main module, whose memory an engine may
+    /// then map from a copy-on-write image instead of copying every segment at instantiation.
+    /// Off by default: the fused library then carries its data, as any dynamic library.
+    pub data_to_linker: bool,
 }
 
 impl FuseOptions {
@@ -124,6 +143,8 @@ impl FuseOptions {
             init_order: None,
             dl_openable: Vec::new(),
             deferred: Vec::new(),
+            inline: true,
+            data_to_linker: false,
         }
     }
 }
@@ -144,6 +165,20 @@ pub struct Fused {
     pub exports: Vec<(String, usize)>,
     /// Per part in [`FuseOptions::dl_openable`] (in that order): what `dlopen` needs of it.
     pub dlopen: Vec<DlopenPart>,
+    /// With [`FuseOptions::data_to_linker`]: the data left to the linker, in segment order
+    /// (later segments win where they overlap, as at instantiation).
+    pub data: Vec<LeftData>,
+}
+
+/// Bytes a fused library leaves to the linker to place in memory (see
+/// [`FuseOptions::data_to_linker`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeftData {
+    /// Where they go, in bytes from the fused library's `__memory_base`.
+    pub offset: u32,
+    /// The bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// What `dlopen` and `dlsym` need of a part fused into another library.
@@ -277,7 +312,7 @@ pub fn fuse(
         Some(order) => order.clone(),
         None => weld_graph::init_order(set, parts.values().as_slice()),
     };
-    let bytes = emit::module(&emit::Inputs {
+    let (bytes, data) = emit::module(&emit::Inputs {
         set,
         parts: &parts,
         modules: &modules,
@@ -285,6 +320,8 @@ pub fn fuse(
         spaces: &spaces,
         init_order: &init_order,
         name: &options.name,
+        inlining: &inline::planned(&modules, &spaces.maps, options.inline),
+        data_to_linker: options.data_to_linker,
     })?;
     let exports = plan
         .exports
@@ -308,6 +345,7 @@ pub fn fuse(
         bytes,
         exports,
         dlopen,
+        data,
         parts: parts
             .iter()
             .map(|(p, &id)| PartPlacement {

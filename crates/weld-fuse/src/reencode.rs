@@ -7,6 +7,7 @@ use wasm_encoder::reencode::{Error, Reencode};
 use wasm_encoder::{ConstExpr, Encode, Instruction};
 use wasmparser::{FunctionBody, Operator, ValType};
 
+use crate::inline::{self, Inlining, Site};
 use crate::part::{PartId, PartModule, PerPart};
 use crate::spaces::{GlobalTarget, IndexMaps};
 
@@ -145,25 +146,42 @@ pub(crate) fn batches(modules: &PerPart<PartModule<'_>>, target: usize) -> Vec<B
     out
 }
 
-/// Re-encodes one batch into the bytes of a code section's entries (each body prefixed with
-/// its size).
+/// Re-encodes one batch of `modules`' bodies into the bytes of a code section's entries (each
+/// body prefixed with its size), inlining calls as `inlining` allows.
 pub(crate) fn encode_batch(
     maps: &IndexMaps,
-    bodies: &[FunctionBody<'_>],
+    modules: &PerPart<PartModule<'_>>,
+    batch: &Batch,
+    inlining: &Inlining,
 ) -> Result<Vec<u8>, Error<Unmapped>> {
     let mut reencoder = PartReencoder { maps };
     let memory0_kept = maps.memories.first() == Some(&0);
     let mut out = Vec::new();
     let mut body_bytes = Vec::new();
-    for body in bodies {
+    let bodies = modules[batch.part]
+        .bodies
+        .get(batch.bodies.clone())
+        .unwrap_or_default();
+    for (function, body) in batch.bodies.clone().zip(bodies) {
         if locals_name_types(body)? {
             whole_body(&mut reencoder, body)?.encode(&mut out);
             continue;
         }
         body_bytes.clear();
-        crate::scan::body(&mut reencoder, body, memory0_kept, &mut body_bytes)?;
-        body_bytes.len().encode(&mut out);
-        out.extend_from_slice(&body_bytes);
+        let mut site = Site::new(inlining, batch.part, function, body)?;
+        let header_len = crate::scan::body(
+            &mut reencoder,
+            body,
+            memory0_kept,
+            &mut site,
+            &mut body_bytes,
+        )?;
+        if site.added.is_empty() {
+            body_bytes.len().encode(&mut out);
+            out.extend_from_slice(&body_bytes);
+        } else {
+            inline::with_added_locals(&body_bytes, header_len, &site.added, &mut out)?;
+        }
     }
     Ok(out)
 }

@@ -9,6 +9,7 @@ use wasm_encoder::Encode;
 use wasm_encoder::reencode::{Error, Reencode};
 use wasmparser::{BinaryReader, FunctionBody, OperatorsReader};
 
+use crate::inline::Site;
 use crate::reencode::{PartReencoder, Unmapped};
 
 /// What an instruction needs.
@@ -44,13 +45,15 @@ enum Kind {
 }
 
 /// Appends body `body`'s bytes, re-encoded with `reencoder`'s maps, to `out` (without the size
-/// prefix).
+/// prefix), inlining calls as `site` may; returns the length of its locals declarations, which
+/// come first as they were.
 pub(crate) fn body(
     reencoder: &mut PartReencoder<'_>,
     body: &FunctionBody<'_>,
     memory0_kept: bool,
+    site: &mut Site<'_>,
     out: &mut Vec<u8>,
-) -> Result<(), Error<Unmapped>> {
+) -> Result<usize, Error<Unmapped>> {
     let bytes = body.as_bytes();
     let base = body.range().start;
     let ops = body.get_operators_reader()?;
@@ -66,8 +69,11 @@ pub(crate) fn body(
                 next,
             } => {
                 out.extend_from_slice(bytes.get(run..pos).unwrap_or_default());
-                out.push(op);
-                reencoder.remap(kind, index)?.encode(out);
+                let index = reencoder.remap(kind, index)?;
+                if op != CALL || !site.inline(index, out) {
+                    out.push(op);
+                    index.encode(out);
+                }
                 (pos, run) = (next, next);
             }
             Step::Indirect {
@@ -95,8 +101,11 @@ pub(crate) fn body(
         }
     }
     out.extend_from_slice(bytes.get(run..).unwrap_or_default());
-    Ok(())
+    Ok(start)
 }
+
+/// The opcode of `call`.
+const CALL: u8 = 0x10;
 
 impl PartReencoder<'_> {
     fn remap(&mut self, kind: Kind, index: u32) -> Result<u32, Error<Unmapped>> {

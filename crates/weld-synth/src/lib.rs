@@ -105,19 +105,48 @@ pub const MAIN_MARKER: &str = "weld:main";
 /// Options for synthesis.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct SynthOptions {
+pub struct SynthOptions<'d> {
     /// Bytes of stack, placed first in memory (`[0, stack_size)`, growing down).
     pub stack_size: u32,
     /// Dl-openable libraries fused into a library of the link, which `dlopen` still opens by
     /// their own names.
     pub fused_parts: Vec<FusedPart>,
+    /// Data of libraries that the main module writes for them (a fused library leaves its data
+    /// to the linker): active segments at constant addresses, in this order.
+    pub hosted_data: Vec<HostedData<'d>>,
 }
 
-impl Default for SynthOptions {
+impl Default for SynthOptions<'_> {
     fn default() -> Self {
         SynthOptions {
             stack_size: DEFAULT_STACK_SIZE,
             fused_parts: Vec::new(),
+            hosted_data: Vec::new(),
+        }
+    }
+}
+
+/// Bytes of a library's data region that the main module writes, at `__memory_base` plus
+/// `offset`: the main module defines the memory, so an engine can map its data from a
+/// copy-on-write image instead of copying segments when each library is instantiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostedData<'d> {
+    /// The library whose region holds them.
+    pub library: LibId,
+    /// Their offset from the library's `__memory_base`.
+    pub offset: u32,
+    /// The bytes.
+    pub bytes: &'d [u8],
+}
+
+impl<'d> HostedData<'d> {
+    /// `bytes` at `offset` in `library`'s data region.
+    pub fn new(library: LibId, offset: u32, bytes: &'d [u8]) -> Self {
+        HostedData {
+            library,
+            offset,
+            bytes,
         }
     }
 }
@@ -237,6 +266,7 @@ pub fn synthesize<'a>(
     let main = main_module::build(&main_module::MainInputs {
         set,
         link,
+        hosted_data: &options.hosted_data,
         layout: &layout,
         plan: &plan,
         limits,

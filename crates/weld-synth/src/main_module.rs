@@ -33,6 +33,8 @@ pub(crate) struct MainModule {
 pub(crate) struct MainInputs<'s, 'a> {
     pub(crate) set: &'s LibrarySet<'a>,
     pub(crate) link: &'s Link<'a>,
+    /// Data the main module writes for libraries.
+    pub(crate) hosted_data: &'s [crate::HostedData<'s>],
     pub(crate) layout: &'s Layout,
     pub(crate) plan: &'s Plan<'a>,
     pub(crate) limits: Limits,
@@ -174,9 +176,21 @@ fn memory_section(limits: Limits) -> MemorySection {
     memories
 }
 
-/// The TLS records (when some library reads them) and the dlopen table (when there is one).
+/// The TLS records (when some library reads them), the dlopen table (when there is one) and
+/// the data hosted for libraries.
 fn data_section(cx: &MainInputs<'_, '_>) -> DataSection {
     let mut data = DataSection::new();
+    for d in cx.hosted_data {
+        let address = cx.layout.memory_base[d.library].checked_add(d.offset);
+        debug_assert!(address.is_some(), "hosted data past 4 GiB: {d:?}");
+        if let Some(address) = address {
+            data.active(
+                0,
+                &ConstExpr::i32_const(wrap_i32(address)),
+                d.bytes.iter().copied(),
+            );
+        }
+    }
     if let Some(tls) = &cx.layout.tls
         && tls.program_info != 0
     {

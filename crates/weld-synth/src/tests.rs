@@ -31,7 +31,7 @@ fn id(set: &LibrarySet<'_>, position: usize) -> LibId {
     set.id_at(position).unwrap()
 }
 
-fn with_stack(stack_size: u32) -> SynthOptions {
+fn with_stack(stack_size: u32) -> SynthOptions<'static> {
     SynthOptions {
         stack_size,
         ..SynthOptions::default()
