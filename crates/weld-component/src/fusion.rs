@@ -161,7 +161,7 @@ fn link_fused(
             .iter()
             .map(|p| (0, p, is_deferred(&p.name)))
             .collect(),
-        data: fused.data.iter().map(|d| (0, d)).collect(),
+        data: left_data(set, fused),
     };
     let mut plain = options.clone();
     plain.fuse = false;
@@ -169,6 +169,25 @@ fn link_fused(
         Err(LinkError::InvalidInput(errors)) => Err(blame(set, link, errors)),
         other => other,
     }
+}
+
+/// The data the fused library left to the linker, as (its position among the second link's
+/// inputs, the offset in its region, the bytes in the part's input).
+fn left_data<'s>(set: &'s LibrarySet<'_>, fused: &Fused) -> Vec<(usize, u32, &'s [u8])> {
+    let by_name: std::collections::HashMap<&str, LibId> =
+        set.ids().map(|id| (set.name(id), id)).collect();
+    fused
+        .data
+        .iter()
+        .filter_map(|d| {
+            let part = fused.parts.get(d.part)?;
+            let bytes = by_name
+                .get(part.name.as_str())
+                .and_then(|&id| set[id].bytes.get(d.range.clone()));
+            debug_assert!(bytes.is_some(), "left data outside its part: {d:?}");
+            Some((0, d.offset, bytes?))
+        })
+        .collect()
 }
 
 /// The kept inputs that do not validate, each with its first error.

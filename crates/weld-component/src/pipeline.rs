@@ -43,8 +43,9 @@ pub(crate) struct Hosting<'h> {
     /// Dl-openable parts: (the position of the input holding it, the part, whether it is
     /// loaded by its first `dlopen`).
     pub(crate) dlopen: Vec<(usize, &'h weld_fuse::DlopenPart, bool)>,
-    /// Data left to the linker: (the position of the input whose region holds it, the data).
-    pub(crate) data: Vec<(usize, &'h weld_fuse::LeftData)>,
+    /// Data left to the linker: (the position of the input whose region holds it, the offset
+    /// in that region, the bytes).
+    pub(crate) data: Vec<(usize, u32, &'h [u8])>,
 }
 
 impl<'h> Hosting<'h> {
@@ -56,12 +57,8 @@ impl<'h> Hosting<'h> {
         synth.hosted_data = self
             .data
             .iter()
-            .filter_map(|&(host, d)| {
-                Some(weld_synth::HostedData::new(
-                    set.id_at(host)?,
-                    d.offset,
-                    &d.bytes,
-                ))
+            .filter_map(|&(host, offset, bytes)| {
+                Some(weld_synth::HostedData::new(set.id_at(host)?, offset, bytes))
             })
             .collect();
         synth

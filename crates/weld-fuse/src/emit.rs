@@ -513,9 +513,14 @@ fn data(cx: &Inputs<'_, '_>) -> Result<(DataSection, Vec<LeftData>), FuseError> 
                     .map_err(unmapped(cx, p))?;
                 continue;
             };
+            // The bytes end the segment's encoding.
+            let end = usize::try_from(d.range.end).unwrap_or(usize::MAX);
+            let range = end.saturating_sub(d.data.len())..end;
+            debug_assert_eq!(lib.bytes.get(range.clone()), Some(d.data), "segment bytes");
             left.push(LeftData {
                 offset,
-                bytes: d.data.to_vec(),
+                part: p.index(),
+                range,
             });
             let mut empty = d.clone();
             empty.data = &[];

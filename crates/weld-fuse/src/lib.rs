@@ -171,14 +171,16 @@ pub struct Fused {
 }
 
 /// Bytes a fused library leaves to the linker to place in memory (see
-/// [`FuseOptions::data_to_linker`]).
+/// [`FuseOptions::data_to_linker`]): a range of a part's input, not a copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LeftData {
     /// Where they go, in bytes from the fused library's `__memory_base`.
     pub offset: u32,
-    /// The bytes.
-    pub bytes: Vec<u8>,
+    /// The part whose input holds them, as an index into [`Fused::parts`].
+    pub part: usize,
+    /// Their range in that part's input bytes ([`weld_module::Library::bytes`]).
+    pub range: std::ops::Range<usize>,
 }
 
 /// What `dlopen` and `dlsym` need of a part fused into another library.
