@@ -399,8 +399,12 @@ const LEAF: &str = r#"(module
     (i32.add (i32x4.extract_lane 0 (local.get 0)) (i32x4.extract_lane 3 (local.get 0))))
   (func $check_positive (export "check_positive") (param i32)
     (if (i32.lt_s (local.get 0) (i32.const 0)) (then (unreachable))))
-  ;; Not inlined: it returns early.
-  (func $early (export "early") (param i32) (result i32) (return (i32.mul (local.get 0) (i32.const 3)))))"#;
+  ;; Returns from inside a block, and at the end.
+  (func $early (export "early") (param i32) (result i32)
+    (block (br_if 0 (local.get 0)) (return (i32.const 7)))
+    (return (i32.mul (local.get 0) (i32.const 3))))
+  ;; Not inlined: it calls.
+  (func $nested (export "nested") (param i32) (result i32) (call $sub (local.get 0) (i32.const 5))))"#;
 
 /// A library calling every function of LEAF, with parameters and locals of its own.
 const USE_LEAF: &str = r#"(module
@@ -417,6 +421,7 @@ const USE_LEAF: &str = r#"(module
   (import "env" "lanes" (func $lanes (param v128) (result i32)))
   (import "env" "check_positive" (func $check_positive (param i32)))
   (import "env" "early" (func $early (param i32) (result i32)))
+  (import "env" "nested" (func $nested (param i32) (result i32)))
   (func (export "check") (param $n i32) (result i32) (local $acc i32) (local $i i32) (local $f f64)
     (i32.store (global.get $base) (i32.const 1234))
     (loop $l
@@ -432,6 +437,7 @@ const USE_LEAF: &str = r#"(module
         (call $lanes (i32x4.splat (local.get $i)))))
       (call $check_positive (local.get $i))
       (local.set $acc (i32.add (local.get $acc) (call $early (local.get $i))))
+      (local.set $acc (i32.add (local.get $acc) (call $nested (local.get $i))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_s (local.get $i) (local.get $n))))
     ;; Our data is ours: the callee stored at its own base.
@@ -482,7 +488,8 @@ fn calls_into_small_leaf_functions_of_another_part_are_inlined_with_their_meanin
     );
     let libs = [("libuse.so", user), ("libleaf.so", leaf)];
 
-    // Fused with inlining, the only calls left are to `early` and the initializers'.
+    // Fused with inlining, the only calls left are to `nested`, `nested`'s own call to `sub`
+    // (calls within a part are left to the compiler) and the initializers'.
     let set = LibrarySet::new(
         libs.iter()
             .map(|(n, b)| (Library::parse(n, b).unwrap(), false)),
@@ -500,10 +507,13 @@ fn calls_into_small_leaf_functions_of_another_part_are_inlined_with_their_meanin
         c.dedup();
         c
     };
-    assert_eq!(leaf_calls(&inlined), ["libleaf.so!early"]);
+    assert_eq!(
+        leaf_calls(&inlined),
+        ["libleaf.so!nested", "libleaf.so!sub"]
+    );
     options.inline = false;
     let called = weld_fuse::fuse(&set, &parts, &options).unwrap().bytes;
-    assert_eq!(leaf_calls(&called).len(), 10, "{:?}", leaf_calls(&called));
+    assert_eq!(leaf_calls(&called).len(), 11, "{:?}", leaf_calls(&called));
 
     // Linked apart, fused and inlined, fused as a library: the same results and the same trap.
     let mut results = Vec::new();
@@ -526,9 +536,10 @@ fn calls_into_small_leaf_functions_of_another_part_are_inlined_with_their_meanin
         linker.library("libboth.so", fused.as_slice());
         run_all(&linker.encode().unwrap_or_else(|e| panic!("{e}")).component);
     }
-    // check(1): sub(0, 1) = -1 and the first tick (1) cancel out; every other call gives 0,
-    // the float sum truncates to 0, and the caller's own data still holds 1234.
-    assert_eq!(results[0].0, 1234);
+    // check(1): sub(0, 1) = -1 and the first tick (1) cancel out, early(0) = 7, nested(0) = -5,
+    // every other call gives 0, the float sum truncates to 0, and the caller's own data still
+    // holds 1234.
+    assert_eq!(results[0].0, 1234 + 7 - 5);
     assert!(results.iter().all(|r| *r == results[0]), "{results:?}");
 }
 

@@ -3,12 +3,12 @@
 //! by the function's body, which no linker of separate instances can do.
 //!
 //! A function is inlined when its body is at most [`MAX_BODY_BYTES`] bytes, its parameters,
-//! locals and (at most one) result are numeric or vectors, and it calls nothing, returns only by
-//! reaching its end and handles no exceptions. At a call site in another part, the arguments are
-//! stored into locals added to the caller, the callee's locals are zeroed, and its body runs in
-//! a `block` of its result type, with its local indices shifted and its other indices mapped
-//! through its own part's maps. Branch depths need no change: the `block` stands where the
-//! function's own outer block stood. A caller reuses one set of added locals per callee (an
+//! locals and (at most one) result are numeric or vectors, and it calls nothing and handles no
+//! exceptions. At a call site in another part, the arguments are stored into locals added to the
+//! caller, the callee's locals are zeroed, and its body runs in a `block` of its result type,
+//! with its local indices shifted and its other indices mapped through its own part's maps.
+//! Branch depths need no change: the `block` stands where the function's own outer block stood;
+//! a `return` becomes a `br` to that block. A caller reuses one set of added locals per callee (an
 //! inlined body calls nothing, so two of them are never live at once).
 //!
 //! `planned` decides what may be inlined, once per fusion; `Site` inlines while a caller's body
@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 
-use wasm_encoder::Encode;
 use wasm_encoder::reencode::{Error, Reencode};
+use wasm_encoder::{Encode, Instruction};
 use wasmparser::{FunctionBody, Operator, ValType};
 
 use crate::part::{PartId, PartModule, PerPart};
@@ -165,7 +165,19 @@ fn template(
     let Some(Operator::End) = ops.pop() else {
         return None;
     };
+    // How many blocks are open inside the body: a `return` becomes a branch to the wrapping
+    // block, `depth` labels out.
+    let mut depth: u32 = 0;
     for op in ops {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => depth += 1,
+            Operator::End => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+        if let Operator::Return = op {
+            Instruction::Br(depth).encode(&mut bytes);
+            continue;
+        }
         let local = match op {
             Operator::LocalGet { local_index } => Some((0x20, local_index)),
             Operator::LocalSet { local_index } => Some((0x21, local_index)),
@@ -200,8 +212,8 @@ fn template(
 }
 
 /// Whether an instruction keeps its meaning inlined: not a call (an inlined body stays a leaf,
-/// so nothing is inlined twice and no recursion unrolls), not a `return` (which would leave the
-/// caller), not exception handling (whose depths and handlers are the function's).
+/// so nothing is inlined twice and no recursion unrolls), not exception handling (whose depths
+/// and handlers are the function's). (A `return` becomes a branch out of the wrapping block.)
 fn may_inline(op: &Operator<'_>) -> bool {
     !matches!(
         op,
@@ -211,7 +223,6 @@ fn may_inline(op: &Operator<'_>) -> bool {
             | Operator::ReturnCall { .. }
             | Operator::ReturnCallIndirect { .. }
             | Operator::ReturnCallRef { .. }
-            | Operator::Return
             | Operator::Try { .. }
             | Operator::TryTable { .. }
             | Operator::Catch { .. }

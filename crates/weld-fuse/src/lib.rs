@@ -23,7 +23,7 @@
 //!   symbols), a weak definition stays an import too, which a strong one elsewhere may
 //!   override;
 //! * a call from one part into a small leaf function of another (a body of at most 64 bytes,
-//!   numeric locals, calling nothing, no `return`, no exception handling) is replaced by the
+//!   numeric locals, calling nothing, no exception handling) is replaced by the
 //!   function's body: the arguments go into locals added to the caller and the body runs in a
 //!   `block` of its result type ([`FuseOptions::inline`] turns this off);
 //! * function names are `part!name`, so a trap still says which part and function it was in
