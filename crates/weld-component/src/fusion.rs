@@ -174,16 +174,11 @@ fn link_fused(
 /// The data the fused library left to the linker, as (its position among the second link's
 /// inputs, the offset in its region, the bytes in the part's input).
 fn left_data<'s>(set: &'s LibrarySet<'_>, fused: &Fused) -> Vec<(usize, u32, &'s [u8])> {
-    let by_name: std::collections::HashMap<&str, LibId> =
-        set.ids().map(|id| (set.name(id), id)).collect();
     fused
         .data
         .iter()
         .filter_map(|d| {
-            let part = fused.parts.get(d.part)?;
-            let bytes = by_name
-                .get(part.name.as_str())
-                .and_then(|&id| set[id].bytes.get(d.range.clone()));
+            let bytes = set[d.library].bytes.get(d.range.clone());
             debug_assert!(bytes.is_some(), "left data outside its part: {d:?}");
             Some((0, d.offset, bytes?))
         })

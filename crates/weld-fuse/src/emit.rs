@@ -519,7 +519,7 @@ fn data(cx: &Inputs<'_, '_>) -> Result<(DataSection, Vec<LeftData>), FuseError> 
             debug_assert_eq!(lib.bytes.get(range.clone()), Some(d.data), "segment bytes");
             left.push(LeftData {
                 offset,
-                part: p.index(),
+                library: cx.parts[p],
                 range,
             });
             let mut empty = d.clone();

@@ -177,8 +177,8 @@ pub struct Fused {
 pub struct LeftData {
     /// Where they go, in bytes from the fused library's `__memory_base`.
     pub offset: u32,
-    /// The part whose input holds them, as an index into [`Fused::parts`].
-    pub part: usize,
+    /// The part whose input holds them.
+    pub library: LibId,
     /// Their range in that part's input bytes ([`weld_module::Library::bytes`]).
     pub range: std::ops::Range<usize>,
 }
