@@ -56,6 +56,14 @@ fn link(libs: &[(&str, Vec<u8>)]) -> Result<Linked, LinkError> {
     link_with(libs, |_| {})
 }
 
+/// Instantiates `component` and returns what its `run` export returns.
+fn run(component: &[u8]) -> i32 {
+    Running::new(component)
+        .unwrap()
+        .call_s32("run", &[])
+        .unwrap()
+}
+
 fn problems(err: LinkError) -> Vec<Problem> {
     match err {
         LinkError::Resolve(e) => e.problems,
@@ -84,13 +92,13 @@ fn importing_from_the_encoders_main_module_is_refused_by_name() {
 
 #[test]
 fn a_component_export_defined_twice_is_a_duplicate() {
-    let run = |value: i32| {
+    let returning = |value: i32| {
         with_run(dylib(
             "",
             &format!(r#"(func (export "run") (result i32) (i32.const {value}))"#),
         ))
     };
-    let libs = [("liba.so", run(1)), ("libb.so", run(2))];
+    let libs = [("liba.so", returning(1)), ("libb.so", returning(2))];
     let linked = link(&libs).unwrap();
     assert!(
         linked.report.warnings.iter().any(|w| matches!(w,
@@ -98,13 +106,7 @@ fn a_component_export_defined_twice_is_a_duplicate() {
         "{:?}",
         linked.report.warnings
     );
-    assert_eq!(
-        Running::new(&linked.component)
-            .unwrap()
-            .call_s32("run", &[])
-            .unwrap(),
-        1
-    );
+    assert_eq!(run(&linked.component), 1);
     let err = link_with(&libs, |l| {
         l.duplicate_symbols_are_errors(true);
     })
@@ -129,10 +131,7 @@ fn no_data_is_placed_at_address_zero_even_without_a_stack() {
     .unwrap();
     let (base, _) = linked.report.libraries[0].bases.unwrap();
     assert!(base >= 16, "data at {base}");
-    let address = Running::new(&linked.component)
-        .unwrap()
-        .call_s32("run", &[])
-        .unwrap();
+    let address = run(&linked.component);
     assert_eq!(address, base as i32);
 }
 
@@ -147,13 +146,7 @@ fn a_private_memory_next_to_the_shared_one_links_and_runs() {
              (i32.load $private (i32.const 8)))"#,
     ));
     let linked = link(&[("libprivate.so", lib)]).unwrap();
-    assert_eq!(
-        Running::new(&linked.component)
-            .unwrap()
-            .call_s32("run", &[])
-            .unwrap(),
-        42
-    );
+    assert_eq!(run(&linked.component), 42);
 }
 
 #[test]
@@ -177,13 +170,7 @@ fn data_written_past_the_declared_region_is_reserved() {
         "{:?}",
         linked.report.warnings
     );
-    assert_eq!(
-        Running::new(&linked.component)
-            .unwrap()
-            .call_s32("run", &[])
-            .unwrap(),
-        0
-    );
+    assert_eq!(run(&linked.component), 0);
 }
 
 #[test]
